@@ -1,0 +1,5 @@
+"""python -m smtpshell"""
+
+from smtpshell.cli import main
+
+raise SystemExit(main())
