@@ -35,7 +35,7 @@ SMTP_STYLES = {
     t.ERROR: "bold ansibrightred",
     t.HINT: "italic ansibrightblack",
     t.TIME: "ansibrightblack",
-    t.ESCAPE: "reverse",
+    t.ESCAPE: "bold ansimagenta",
 }
 
 

@@ -1,0 +1,220 @@
+"""Command line: argparse -> Settings -> interactive shell, script, or a subcommand.
+
+Imports stay light here: prompt_toolkit is imported only for the REPL, the
+practice server only for --demo and ``serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+
+from smtpshell import __version__
+from smtpshell.settings import EXIT_STATUS_HELP, ExitStatus, Settings
+
+SUBCOMMANDS = ("serve", "replay", "convert", "explain")
+
+USAGE = """smtpshell HOST [PORT] [options]     interactive shell (HOST may be HOST:PORT or [v6addr]:PORT)
+       smtpshell --demo [options]          start the practice server on 127.0.0.1 and connect to it
+       smtpshell serve [...]               run the practice server alone (for a classroom)
+       smtpshell replay FILE [...]         play a recorded session back
+       smtpshell convert FILE [...]        convert a transcript between notations
+       smtpshell explain TEXT              explain a reply code, enhanced status code or EHLO keyword"""
+
+EPILOG = f"""scripting:
+  -c LINE (repeatable) or -f FILE run shell lines; when standard input is not a
+  terminal, lines are read from it. Each command waits for its reply; after a
+  354 the lines are the message until a lone '.'; colon commands work as in the
+  shell (:expect 250, :starttls, ...). A script never prompts. QUIT is sent at
+  the end if the script did not send it.
+
+{EXIT_STATUS_HELP}
+
+examples:
+  smtpshell --demo
+  smtpshell mail.example.com 25 --starttls
+  smtpshell smtp.example.com:465 --tls
+  smtpshell mx.example.com -c 'EHLO me' -c ':expect 250' -c QUIT
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="smtpshell",
+        usage=USAGE,
+        description="An interactive SMTP shell: type SMTP as in telnet; it does the framing (CRLF, "
+        "STARTTLS, dot-stuffing), colours and explains replies.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("host", nargs="?", help=argparse.SUPPRESS)
+    p.add_argument("port", nargs="?", help=argparse.SUPPRESS)
+    p.add_argument("--version", action="version", version=f"smtpshell {__version__}")
+    p.add_argument("--demo", action="store_true", help="start the practice server on 127.0.0.1 and connect to it")
+
+    c = p.add_argument_group("connection")
+    c.add_argument("--tls", action="store_true", help="implicit TLS (port 465 by default)")
+    c.add_argument("--starttls", action="store_true", help="EHLO then STARTTLS at once; fail if not offered")
+    c.add_argument("--lmtp", action="store_true", help="speak LMTP (LHLO, port 24)")
+    c.add_argument("--ehlo", metavar="NAME", help="the name for EHLO/LHLO (default: this host's name)")
+    c.add_argument("--timeout", metavar="SECONDS", type=_positive_float, default=30.0,
+                   help="connect, reply and handshake timeout (default 30)")
+    fam = c.add_mutually_exclusive_group()
+    fam.add_argument("-4", dest="family", action="store_const", const=socket.AF_INET, help="IPv4 only")
+    fam.add_argument("-6", dest="family", action="store_const", const=socket.AF_INET6, help="IPv6 only")
+    c.add_argument("--insecure", action="store_true", help="do not verify the server's certificate")
+    c.add_argument("--cafile", metavar="FILE", help="trust the CA certificates in FILE (PEM)")
+    c.add_argument("--cert", metavar="FILE", help="client certificate (PEM)")
+    c.add_argument("--key", metavar="FILE", help="client certificate's private key (PEM)")
+    c.add_argument("--sni", metavar="NAME", help="server name to send and verify (default: HOST)")
+    c.add_argument("--tls-min", choices=("1.2", "1.3"), help="lowest TLS version to accept")
+
+    o = p.add_argument_group("output")
+    o.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour: auto (terminals only; NO_COLOR honoured), always, never")
+    o.add_argument("--style", metavar="NAME", help="a pygments style for the colours")
+    o.add_argument("--marks", choices=("bare", "sc", "swaks"), default="bare",
+                   help="line marks: bare (as telnet), sc (S:/C:), swaks (<- ->)")
+    o.add_argument("--timestamps", action="store_true", help="show time since connect and reply latency")
+    o.add_argument("--no-hints", dest="hints", action="store_false", help="no explanations under replies")
+
+    s = p.add_argument_group("scripting")
+    s.add_argument("-c", dest="commands", metavar="LINE", action="append", default=[],
+                   help="run LINE (repeatable) instead of the interactive shell")
+    s.add_argument("-f", dest="script_file", metavar="FILE", help="run the lines in FILE")
+    s.add_argument("--no-history", dest="history", action="store_false",
+                   help="do not read or write the history file")
+    return p
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def parse_target(host: str, port: str | None = None) -> tuple[str, int | None]:
+    """HOST, HOST:PORT, [v6]:PORT, [v6] or a bare v6 literal; PORT may also be separate."""
+    found_port: str | None = None
+    if host.startswith("["):
+        end = host.find("]")
+        if end < 0:
+            raise ValueError(f"bad address {host!r}: missing ']'")
+        rest = host[end + 1:]
+        host, found_port = host[1:end], None
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"bad address: unexpected {rest!r} after ']'")
+            found_port = rest[1:]
+    elif host.count(":") == 1:
+        host, found_port = host.split(":")
+    if found_port is not None and port is not None:
+        raise ValueError("the port is given twice")
+    port = found_port if found_port is not None else port
+    if not host:
+        raise ValueError("no host given")
+    if port is None:
+        return host, None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"bad port {port!r}: a number from 1 to 65535")
+    return host, int(port)
+
+
+def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Settings:
+    if args.demo and args.host:
+        parser.error("--demo connects to its own practice server: give no HOST")
+    if not args.demo and not args.host:
+        parser.error("give a HOST to connect to (or --demo for the practice server)")
+    host, port = None, None
+    if args.host:
+        try:
+            host, port = parse_target(args.host, args.port)
+        except ValueError as exc:
+            parser.error(str(exc))
+    if args.key and not args.cert:
+        parser.error("--key needs --cert")
+    if args.style:
+        from pygments.util import ClassNotFound
+
+        from smtpshell.highlight.style import style_for
+
+        try:
+            style_for(args.style)
+        except ClassNotFound:
+            parser.error(f"no pygments style named {args.style!r}")
+    return Settings(
+        host=host, port=port, tls=args.tls, starttls=args.starttls, lmtp=args.lmtp,
+        ehlo=args.ehlo, timeout=args.timeout, family=args.family or 0,
+        insecure=args.insecure, cafile=args.cafile, certfile=args.cert, keyfile=args.key,
+        sni=args.sni, tls_min=args.tls_min, color=args.color, style=args.style,
+        marks=args.marks, timestamps=args.timestamps, hints=args.hints,
+        commands=tuple(args.commands), script_file=args.script_file, demo=args.demo,
+        history=args.history,
+    )
+
+
+def _explain_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="smtpshell explain",
+                                description="Explain a reply code (550), an enhanced status code "
+                                "(5.7.1), a whole reply line, or an EHLO keyword (PIPELINING).")
+    p.add_argument("text", nargs="+")
+    args = p.parse_args(argv)
+    from smtpshell.shell.explain import explain
+
+    for line in explain(" ".join(args.text)):
+        print(line)
+    return ExitStatus.OK
+
+
+def _not_yet(name: str):
+    def run(argv: list[str]) -> int:
+        print(f"smtpshell {name}: not available in this version yet", file=sys.stderr)
+        return ExitStatus.USAGE
+
+    return run
+
+
+def _serve_main(argv: list[str]) -> int:
+    from smtpshell.server.practice import serve_main
+
+    return serve_main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        runner = {
+            "serve": _serve_main,
+            "explain": _explain_main,
+            "replay": _not_yet("replay"),
+            "convert": _not_yet("convert"),
+        }[argv[0]]
+        try:
+            return int(runner(argv[1:]))
+        except KeyboardInterrupt:
+            return ExitStatus.INTERRUPTED
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = settings_from_args(args, parser)
+    scripted = bool(settings.commands or settings.script_file) or not sys.stdin.isatty()
+    if settings.script_file:
+        try:
+            open(settings.script_file, "rb").close()
+        except OSError as exc:
+            parser.error(f"cannot read script {settings.script_file}: {exc.strerror}")
+    try:
+        if scripted:
+            from smtpshell.shell.script import run_script_main
+
+            return int(asyncio.run(run_script_main(settings)))
+        from smtpshell.repl.app import run_repl_main
+
+        return int(asyncio.run(run_repl_main(settings)))
+    except KeyboardInterrupt:
+        return ExitStatus.INTERRUPTED

@@ -1,0 +1,418 @@
+"""The asyncio connection: one socket, the protocol core, and an observer.
+
+Every byte read goes to the core (``Session.receive_data``); the core's buffer
+is the only one, so the STARTTLS injection check is exact. Each command goes
+out in one write (asyncio sets TCP_NODELAY). Everything that happens is
+reported to the observer as a :data:`NetEvent`, with a timestamp, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Callable
+
+from smtpshell.net import tls as tlsmod
+from smtpshell.protocol.replies import Reply
+from smtpshell.protocol.session import (
+    Command,
+    Outgoing,
+    PlaintextInjection,
+    ReplyEvent,
+    ServerClosed,
+    Session,
+    StartTLS,
+)
+
+
+class ConnectError(Exception):
+    """Could not connect (or the implicit TLS handshake failed); the message says why."""
+
+    def __init__(self, message: str, *, tls: bool = False) -> None:
+        super().__init__(message)
+        self.tls = tls
+
+
+class NotConnected(Exception):
+    """There is no open connection to send on."""
+
+
+class ReplyTimeout(Exception):
+    """No reply within the timeout (the command is still waiting)."""
+
+
+class ConnectionClosed(Exception):
+    """The connection closed before the reply came."""
+
+
+# ----- what the observer hears ------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Connected:
+    t: float
+    host: str
+    port: int
+    peer: str  # "127.0.0.1:25"
+    tls: tlsmod.TLSInfo | None  # implicit TLS
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Sent:
+    t: float
+    outgoing: Outgoing
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SentData:
+    """Message content (after 354) or raw bytes went out."""
+
+    t: float
+    data: bytes
+    lines: tuple[bytes, ...] = ()  # the lines as given, before stuffing (for display)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Received:
+    t: float
+    event: ReplyEvent
+    latency: float | None  # seconds since its command was sent
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TLSStarted:
+    t: float
+    info: tlsmod.TLSInfo
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NetError:
+    t: float
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Closed:
+    t: float
+    mid_reply: bool
+    expected: bool
+    reason: str
+
+
+NetEvent = Connected | Sent | SentData | Received | TLSStarted | NetError | Closed
+Observer = Callable[[NetEvent], None]
+
+
+def format_hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, conn: "Connection") -> None:
+        self.conn = conn
+        self.can_write = asyncio.Event()
+        self.can_write.set()
+
+    def data_received(self, data: bytes) -> None:
+        self.conn._feed(data)
+
+    def eof_received(self) -> bool:
+        self.conn._feed(b"")
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.can_write.set()
+        self.conn._lost(exc)
+
+    def pause_writing(self) -> None:
+        self.can_write.clear()
+
+    def resume_writing(self) -> None:
+        self.can_write.set()
+
+
+class Connection:
+    """An SMTP client connection. Create with :meth:`open`."""
+
+    def __init__(
+        self,
+        *,
+        observer: Observer,
+        timeout: float = 30.0,
+        tls_options: tlsmod.TLSOptions = tlsmod.TLSOptions(),
+        lmtp: bool = False,
+    ) -> None:
+        self.observer = observer
+        self.timeout = timeout
+        self.tls_options = tls_options
+        self.lmtp = lmtp
+        self.session = Session(lmtp=lmtp)
+        self.host = ""
+        self.port = 0
+        self.implicit_tls = False
+        self.tls_info: tlsmod.TLSInfo | None = None
+        self._transport: asyncio.Transport | None = None
+        self._protocol: _Protocol | None = None
+        self._loop = asyncio.get_running_loop()
+        self._t0 = self._loop.time()
+        self._waiters: dict[Command, asyncio.Future[Reply]] = {}
+        self._sent_at: dict[Command, float] = {}
+        self._held_starttls: tuple[Command, Reply] | None = None
+        self._tls_task: asyncio.Task | None = None
+        self._closed_reported = False
+
+    # ----- time ----------------------------------------------------------
+
+    def now(self) -> float:
+        return self._loop.time() - self._t0
+
+    @property
+    def closed(self) -> bool:
+        return self._transport is None or self._closed_reported
+
+    # ----- opening -------------------------------------------------------
+
+    async def open(self, host: str, port: int, *, implicit_tls: bool = False, family: int = 0) -> None:
+        """Connect (and for implicit TLS, handshake). Raises ConnectError."""
+        self.host, self.port, self.implicit_tls = host, port, implicit_tls
+        self.session = Session(lmtp=self.lmtp, tls=implicit_tls)
+        self._closed_reported = False
+        ctx = None
+        hostname = tlsmod.server_hostname(host, self.tls_options)
+        if implicit_tls:
+            try:
+                ctx = tlsmod.make_context(self.tls_options)
+            except tlsmod.TLSSetupError as exc:
+                raise ConnectError(str(exc), tls=True) from None
+        where = format_hostport(host, port)
+        self._t0 = self._loop.time()
+        try:
+            transport, protocol = await asyncio.wait_for(
+                self._loop.create_connection(
+                    lambda: _Protocol(self),
+                    host,
+                    port,
+                    family=family,
+                    ssl=ctx,
+                    server_hostname=hostname if ctx else None,
+                    ssl_handshake_timeout=self.timeout if ctx else None,
+                ),
+                self.timeout,
+            )
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            raise ConnectError(f"{where}: " + tlsmod.explain_failure(exc, hostname=hostname), tls=True) from None
+        except TimeoutError:
+            raise ConnectError(f"no connection to {where} within {self.timeout:g} s") from None
+        except socket.gaierror as exc:
+            raise ConnectError(f"cannot resolve {host}: {exc.strerror}") from None
+        except ConnectionRefusedError:
+            raise ConnectError(f"connection refused by {where} (nothing listening?)") from None
+        except OSError as exc:
+            raise ConnectError(f"cannot connect to {where}: {exc.strerror or exc}") from None
+        self._transport, self._protocol = transport, protocol
+        peer = transport.get_extra_info("peername")
+        peer_s = format_hostport(peer[0], peer[1]) if peer else where
+        if ctx is not None:
+            self.tls_info = tlsmod.describe_session(
+                transport.get_extra_info("ssl_object"), hostname=hostname, opts=self.tls_options
+            )
+        else:
+            self.tls_info = None
+        self._sent_at[self.session.greeting] = 0.0
+        self._waiters[self.session.greeting] = self._loop.create_future()
+        self.observer(Connected(t=self.now(), host=host, port=port, peer=peer_s, tls=self.tls_info))
+
+    # ----- receiving -----------------------------------------------------
+
+    def _feed(self, data: bytes) -> None:
+        self.session.receive_data(data)
+        while (event := self.session.next_event()) is not None:
+            self._dispatch(event)
+
+    def _dispatch(self, event) -> None:
+        if isinstance(event, ReplyEvent):
+            self._on_reply(event)
+        elif isinstance(event, StartTLS):
+            self._tls_task = self._loop.create_task(self._upgrade())
+        elif isinstance(event, PlaintextInjection):
+            self.observer(NetError(
+                t=self.now(),
+                text=(f"the server sent {len(event.data)} bytes after its 220 to STARTTLS and before "
+                      f"the handshake ({event.data[:40]!r}): possible command injection; not starting TLS, "
+                      "closing the connection"),
+            ))
+            self._release_starttls()
+            self._abort("STARTTLS aborted: plaintext after 220")
+        elif isinstance(event, ServerClosed):
+            self._report_closed(event.mid_reply, event.expected, "the server closed the connection")
+
+    def _on_reply(self, event: ReplyEvent) -> None:
+        command = event.command
+        latency = None
+        if command is not None and command in self._sent_at:
+            latency = self.now() - self._sent_at[command]
+        self.observer(Received(t=self.now(), event=event, latency=latency))
+        if command is None:
+            return
+        if command.verb == "STARTTLS" and event.reply.code == 220:
+            self._held_starttls = (command, event.reply)  # resolved after the handshake
+            return
+        if command in self.session.pending:
+            return  # LMTP: more replies to this command to come
+        self._sent_at.pop(command, None)
+        fut = self._waiters.pop(command, None)
+        if fut is not None and not fut.done():
+            fut.set_result(event.reply)
+
+    def _release_starttls(self) -> None:
+        if self._held_starttls is None:
+            return
+        command, reply = self._held_starttls
+        self._held_starttls = None
+        fut = self._waiters.pop(command, None)
+        if fut is not None and not fut.done():
+            fut.set_result(reply)
+
+    async def _upgrade(self) -> None:
+        hostname = tlsmod.server_hostname(self.host, self.tls_options)
+        try:
+            ctx = tlsmod.make_context(self.tls_options)
+            transport = await asyncio.wait_for(
+                self._loop.start_tls(
+                    self._transport, self._protocol, ctx,
+                    server_hostname=hostname, ssl_handshake_timeout=self.timeout,
+                ),
+                self.timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError, tlsmod.TLSSetupError, ConnectionError) as exc:
+            text = str(exc) if isinstance(exc, tlsmod.TLSSetupError) else tlsmod.explain_failure(exc, hostname=hostname)
+            self.observer(NetError(t=self.now(), text=text))
+            self._abort("TLS handshake failed")
+        else:
+            if self.closed:
+                return
+            self._transport = transport
+            self.session.tls_started()
+            self.tls_info = tlsmod.describe_session(
+                transport.get_extra_info("ssl_object"), hostname=hostname, opts=self.tls_options
+            )
+            self.observer(TLSStarted(t=self.now(), info=self.tls_info))
+        finally:
+            self._release_starttls()
+
+    def _lost(self, exc: Exception | None) -> None:
+        if self._closed_reported:
+            return
+        mid = self.session._parser.in_reply if self.session else False
+        reason = "the connection was lost" + (f" ({exc})" if exc else "")
+        self._report_closed(mid, False, reason)
+
+    def _report_closed(self, mid_reply: bool, expected: bool, reason: str) -> None:
+        if self._closed_reported:
+            return
+        self._closed_reported = True
+        self.observer(Closed(t=self.now(), mid_reply=mid_reply, expected=expected, reason=reason))
+        for fut in self._waiters.values():
+            if not fut.done():
+                fut.set_exception(ConnectionClosed(reason))
+                fut.exception()  # mark retrieved: nobody may be waiting any more
+        self._waiters.clear()
+        if self._transport is not None:
+            self._transport.close()
+
+    def _abort(self, reason: str) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+        self._report_closed(self.session._parser.in_reply, False, reason)
+
+    # ----- sending -------------------------------------------------------
+
+    def _check_open(self) -> asyncio.Transport:
+        if self.closed or self._transport.is_closing():
+            raise NotConnected("not connected (use :connect HOST or :reconnect)")
+        return self._transport
+
+    def _expect(self, out: Outgoing) -> None:
+        if out.command is not None:
+            self._sent_at[out.command] = self.now()
+            self._waiters[out.command] = self._loop.create_future()
+
+    def send_line(self, line: str) -> Outgoing:
+        """Send one command line (CRLF added) in one write. Raises LocalProtocolError, NotConnected."""
+        transport = self._check_open()
+        out = self.session.send_line(line)
+        self._expect(out)
+        self.observer(Sent(t=self.now(), outgoing=out))
+        transport.write(out.data)
+        return out
+
+    def send_lines(self, lines: list[str]) -> list[Outgoing]:
+        """Several command lines in one write (PIPELINING)."""
+        transport = self._check_open()
+        outs = [self.session.send_line(line) for line in lines]
+        for out in outs:
+            self._expect(out)
+            self.observer(Sent(t=self.now(), outgoing=out))
+        transport.write(b"".join(o.data for o in outs))
+        return outs
+
+    async def write_data(self, data: bytes, *, lines: tuple[bytes, ...] = ()) -> None:
+        """Message content or raw bytes, with flow control (no reply expected)."""
+        transport = self._check_open()
+        self.observer(SentData(t=self.now(), data=data, lines=lines))
+        transport.write(data)
+        await self._protocol.can_write.wait()
+        self._check_open()
+
+    async def send_raw(self, data: bytes, *, expects_reply: bool = False) -> Outgoing:
+        """Exact bytes; with ``expects_reply`` the next reply answers them."""
+        self._check_open()
+        out = self.session.send_raw(data, expects_reply=expects_reply)
+        if expects_reply:
+            self._expect(out)
+        await self.write_data(data)
+        return out
+
+    def end_data(self) -> Outgoing:
+        transport = self._check_open()
+        out = self.session.end_data()
+        self._expect(out)
+        self.observer(Sent(t=self.now(), outgoing=out))
+        transport.write(out.data)
+        return out
+
+    async def reply_to(self, command: Command | None, *, timeout: float | None = None) -> Reply:
+        """Wait for the reply to ``command``. Raises ReplyTimeout or ConnectionClosed.
+
+        Cancelling the wait (Ctrl-C) leaves the command waiting: its reply is
+        still shown when it comes.
+        """
+        if command is None:
+            raise ValueError("nothing to wait for")
+        fut = self._waiters.get(command)
+        if fut is None:
+            if self.closed:
+                raise ConnectionClosed("the connection is closed")
+            fut = self._waiters[command] = self._loop.create_future()
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout or self.timeout)
+        except TimeoutError:
+            raise ReplyTimeout(f"no reply within {timeout or self.timeout:g} s") from None
+
+    async def command(self, line: str) -> Reply:
+        """Send a line and wait for its reply."""
+        out = self.send_line(line)
+        return await self.reply_to(out.command)
+
+    async def close(self) -> None:
+        """Close without QUIT (the shell sends QUIT itself when it should)."""
+        if self._tls_task is not None and not self._tls_task.done():
+            self._tls_task.cancel()
+        if self._transport is not None and not self._closed_reported:
+            self._closed_reported = True
+            self._transport.close()
+            for fut in self._waiters.values():
+                fut.cancel()
+            self._waiters.clear()

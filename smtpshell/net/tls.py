@@ -1,0 +1,187 @@
+"""TLS contexts, certificate descriptions and failure explanations."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import ssl
+from dataclasses import dataclass
+
+
+class TLSSetupError(ValueError):
+    """A TLS option cannot be used (a missing or unreadable file)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TLSOptions:
+    insecure: bool = False
+    cafile: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    sni: str | None = None
+    min_version: str | None = None  # "1.2" | "1.3"
+
+
+_MIN_VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
+                 "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def make_context(opts: TLSOptions) -> ssl.SSLContext:
+    """A client context: verifying by default, as the options say otherwise."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    try:
+        if opts.cafile:
+            ctx.load_verify_locations(cafile=opts.cafile)
+        if opts.certfile:
+            ctx.load_cert_chain(opts.certfile, opts.keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise TLSSetupError(f"cannot load certificate file: {exc}") from None
+    if opts.min_version:
+        ctx.minimum_version = _MIN_VERSIONS[opts.min_version]
+    if opts.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def server_hostname(host: str, opts: TLSOptions) -> str:
+    """The name to verify (and send as SNI unless it is an address)."""
+    return opts.sni or host
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertInfo:
+    subject: str
+    issuer: str
+    sans: tuple[str, ...]
+    not_before: _dt.datetime
+    not_after: _dt.datetime
+    self_signed: bool
+
+    def days_left(self, now: _dt.datetime | None = None) -> int:
+        now = now or _dt.datetime.now(_dt.timezone.utc)
+        return (self.not_after - now).days
+
+
+@dataclass(frozen=True, kw_only=True)
+class TLSInfo:
+    version: str  # "TLSv1.3"
+    cipher: str
+    bits: int | None
+    cert: CertInfo | None
+    verified: bool  # the chain and name were checked and passed
+    verification: str  # one line: what was checked and the result
+
+    @property
+    def summary(self) -> str:
+        return f"{self.version} {self.cipher}"
+
+
+def describe_cert(der: bytes | None) -> CertInfo | None:
+    """The parts of a certificate a person checks, from its DER bytes."""
+    if not der:
+        return None
+    from cryptography import x509  # lazy: only when TLS is used
+
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        sans = tuple(
+            [f"DNS:{n}" for n in ext.get_values_for_type(x509.DNSName)]
+            + [f"IP:{ip}" for ip in ext.get_values_for_type(x509.IPAddress)]
+        )
+    except x509.ExtensionNotFound:
+        sans = ()
+    return CertInfo(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        sans=sans,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        self_signed=cert.subject == cert.issuer,
+    )
+
+
+def name_matches(cert: CertInfo, hostname: str) -> bool:
+    """Does ``hostname`` match a SAN (RFC 6125: wildcards in the left-most label only)?"""
+    try:
+        ip = ipaddress.ip_address(hostname.strip("[]"))
+    except ValueError:
+        ip = None
+    for san in cert.sans:
+        kind, _, value = san.partition(":")
+        if ip is not None:
+            if kind == "IP" and ipaddress.ip_address(value) == ip:
+                return True
+            continue
+        if kind != "DNS":
+            continue
+        value, host = value.lower().rstrip("."), hostname.lower().rstrip(".")
+        if value == host:
+            return True
+        if value.startswith("*.") and "." in host and host.split(".", 1)[1] == value[2:]:
+            return True
+    return False
+
+
+def describe_session(ssl_object: ssl.SSLObject, *, hostname: str, opts: TLSOptions) -> TLSInfo:
+    cipher_name, _proto, bits = ssl_object.cipher() or ("?", "?", None)
+    cert = describe_cert(ssl_object.getpeercert(binary_form=True))
+    if opts.insecure:
+        problems = []
+        if cert is None:
+            problems.append("no certificate")
+        else:
+            if not name_matches(cert, hostname):
+                problems.append(f"name {hostname} not in the certificate")
+            if cert.days_left() < 0:
+                problems.append("expired")
+            if cert.self_signed:
+                problems.append("self-signed")
+        found = "; would fail: " + ", ".join(problems) if problems else ""
+        verification = f"NOT verified (--insecure){found}"
+        verified = False
+    else:
+        verification = f"verified: trusted issuer, name {hostname} matches"
+        verified = True
+    return TLSInfo(
+        version=ssl_object.version() or "?",
+        cipher=cipher_name,
+        bits=bits,
+        cert=cert,
+        verified=verified,
+        verification=verification,
+    )
+
+
+# OpenSSL X509_V_ERR_* codes a person meets, in plain words.
+_VERIFY_REASONS = {
+    9: "the certificate is not yet valid",
+    10: "the certificate has expired",
+    18: "the certificate is self-signed",
+    19: "a self-signed certificate is in the chain (unknown issuer)",
+    20: "unknown issuer (unable to get local issuer certificate)",
+    21: "unable to verify the first certificate (incomplete chain?)",
+    62: "the host name does not match the certificate",
+    64: "the IP address does not match the certificate",
+}
+
+
+def explain_failure(exc: BaseException, *, hostname: str) -> str:
+    """One line: why the handshake failed, and how to go on."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = _VERIFY_REASONS.get(exc.verify_code, exc.verify_message or str(exc))
+        if exc.verify_code in (62, 64):
+            reason += f" ({hostname})"
+        return (
+            f"certificate verification failed: {reason}; "
+            "use --cafile FILE to trust its issuer, or --insecure to go on without checking"
+        )
+    if isinstance(exc, ssl.SSLError):
+        detail = exc.reason or exc.strerror or str(exc)
+        return f"TLS handshake failed: {detail}"
+    if isinstance(exc, TimeoutError):
+        return "TLS handshake timed out"
+    if isinstance(exc, ConnectionError):
+        return f"TLS handshake failed: connection lost ({exc.__class__.__name__})"
+    return f"TLS handshake failed: {exc}"

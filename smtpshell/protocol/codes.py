@@ -1,0 +1,92 @@
+"""What reply codes, enhanced status codes and EHLO keywords mean.
+
+The knowledge is package data (``tables/*.tsv``), loaded once on first use;
+this module only looks things up and phrases them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+from importlib import resources
+
+_CLASS_MEANING = {
+    2: "success",
+    3: "intermediate: the server waits for more",
+    4: "temporary failure: try again later",
+    5: "permanent failure: do not retry as is",
+}
+_ENHANCED_CLASS = {"2": "success", "4": "persistent transient failure", "5": "permanent failure"}
+
+
+@functools.cache
+def _table(name: str) -> dict[str, tuple[str, str]]:
+    text = resources.files("smtpshell.protocol.tables").joinpath(name).read_text("utf-8")
+    rows = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, meaning, source = (line.split("\t") + ["", ""])[:3]
+        rows[key] = (meaning, source)
+    return rows
+
+
+def explain_code(code: int) -> str | None:
+    """``550`` -> "mailbox unavailable (...)"; falls back to the class meaning."""
+    row = _table("reply_codes.tsv").get(str(code))
+    if row:
+        return row[0]
+    return _CLASS_MEANING.get(code // 100)
+
+
+def code_source(code: int) -> str | None:
+    row = _table("reply_codes.tsv").get(str(code))
+    return row[1] if row else None
+
+
+def explain_enhanced(code: str) -> str | None:
+    """``5.7.8`` -> "authentication credentials invalid"."""
+    cls, _, rest = code.partition(".")
+    row = _table("enhanced_codes.tsv").get(f"X.{rest}")
+    if row is None or cls not in _ENHANCED_CLASS:
+        return None
+    return row[0]
+
+
+def explain_keyword(keyword: str, params: tuple[str, ...] = ()) -> str | None:
+    """What an EHLO keyword means, with its parameters in words."""
+    keyword = keyword.upper()
+    row = _table("ehlo_keywords.tsv").get(keyword)
+    if keyword == "SIZE":
+        if params and params[0].isdigit() and int(params[0]):
+            return f"maximum message size {human_size(int(params[0]))}"
+        return "message size declared with SIZE=, no fixed limit"
+    if keyword == "AUTH":
+        mechs = " ".join(params) or "none listed"
+        return f"SMTP authentication with: {mechs}"
+    if row is None:
+        if keyword.startswith("X"):
+            return "a vendor extension (not registered with IANA)"
+        return None
+    return row[0]
+
+
+def human_size(n: int) -> str:
+    """10240000 -> "10 MB" (decimal units, as servers mean them)."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def decode_b64(text: str) -> bytes | None:
+    """Strict base64 decoding; None when ``text`` is not base64."""
+    text = text.strip()
+    if not text or text == "=":
+        return b"" if text == "=" else None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None

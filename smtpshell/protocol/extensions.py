@@ -1,0 +1,64 @@
+"""EHLO capability parsing (RFC 5321 4.1.1.1), without I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from smtpshell.protocol.replies import Reply
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capabilities:
+    """What a server advertised in its EHLO (or LHLO) reply.
+
+    ``keywords`` maps the upper-cased keyword to its parameters, in the order
+    advertised. ``greeting`` is the text of the first line (the server's name).
+    ``AUTH=PLAIN LOGIN`` (the pre-RFC form some servers still send) is folded
+    into ``AUTH``.
+    """
+
+    greeting: str = ""
+    keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    lines: tuple[str, ...] = ()  # the capability lines as sent
+
+    def __contains__(self, keyword: str) -> bool:
+        return keyword.upper() in self.keywords
+
+    def params(self, keyword: str) -> tuple[str, ...]:
+        return self.keywords.get(keyword.upper(), ())
+
+    @property
+    def auth_mechanisms(self) -> tuple[str, ...]:
+        return tuple(m.upper() for m in self.params("AUTH"))
+
+    @property
+    def size_limit(self) -> int | None:
+        """The SIZE limit in bytes; None when not advertised or unlimited (0)."""
+        params = self.params("SIZE")
+        if "SIZE" not in self or not params or not params[0].isdigit():
+            return None
+        return int(params[0]) or None
+
+
+def parse_ehlo(reply: Reply) -> Capabilities:
+    """Capabilities from a 250 EHLO reply (lines after the first are keywords)."""
+    texts = reply.texts
+    keywords: dict[str, tuple[str, ...]] = {}
+    for text in texts[1:]:
+        words = text.split()
+        if not words:
+            continue
+        keyword, params = words[0].upper(), words[1:]
+        if keyword.startswith("AUTH="):
+            params = [keyword[5:], *params]
+            keyword = "AUTH"
+        if keyword in keywords:
+            merged = keywords[keyword] + tuple(p for p in params if p not in keywords[keyword])
+            keywords[keyword] = merged
+        else:
+            keywords[keyword] = tuple(params)
+    return Capabilities(
+        greeting=texts[0] if texts else "",
+        keywords=keywords,
+        lines=tuple(texts[1:]),
+    )

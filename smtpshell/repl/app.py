@@ -1,0 +1,169 @@
+"""The interactive front end: prompt_toolkit around a :class:`Shell`.
+
+Server output that arrives while the user types is printed above the prompt
+(``patch_stdout``), so it never corrupts the line being edited. Ctrl-C
+cancels the line being typed or the reply being waited for, never the
+program; Ctrl-D at an empty prompt sends QUIT and leaves (inside DATA it
+ends the message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.lexers import DynamicLexer, PygmentsLexer
+from prompt_toolkit.output import ColorDepth
+from prompt_toolkit.patch_stdout import patch_stdout
+from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
+
+from smtpshell.highlight.style import style_for
+from smtpshell.repl.history import RedactingFileHistory
+from smtpshell.settings import ExitStatus, Settings, history_path
+from smtpshell.shell import display
+from smtpshell.shell.complete import suggestions
+from smtpshell.shell.core import Shell
+from smtpshell.shell.launch import session_target
+from smtpshell.shell.output import StreamOutput
+from smtpshell.shell.toolbar import toolbar
+
+UI_STYLE = {
+    "prompt": "ansiblue bold",
+    "prompt.data": "ansicyan bold",
+    "prompt.auth": "ansiyellow bold",
+    "bottom-toolbar": "noreverse bg:ansiblack ansiwhite",
+    "toolbar.host": "bold",
+    "toolbar.sep": "ansibrightblack",
+    "toolbar.tls": "ansigreen",
+    "toolbar.plain": "ansiyellow",
+    "toolbar.closed": "ansired",
+    "toolbar.user": "ansicyan",
+    "toolbar.phase": "",
+    "toolbar.latency": "ansibrightblack",
+}
+
+
+class _CurrentStdout:
+    """Writes to whatever sys.stdout is now (the patched proxy while prompting)."""
+
+    def write(self, text: str) -> None:
+        sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+class ShellCompleter(Completer):
+    """Thin adapter over :func:`smtpshell.shell.complete.suggestions`."""
+
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+
+    def get_completions(self, document, complete_event):
+        shell = self.shell
+        text = document.text_before_cursor
+        caps = shell.session.capabilities if shell.session else None
+        word = text.split(" ")[-1]
+        for item in suggestions(text, commands=shell.commands, capabilities=caps,
+                                in_data=shell.in_data, tls=bool(shell.session and shell.session.tls)):
+            yield Completion(item, start_position=-len(word) if " " in text else -len(text))
+
+
+def _lexer():
+    try:
+        from smtpshell.highlight.lexer import SmtpLexer
+    except ImportError:  # pragma: no cover - the lexer ships with the package
+        return None
+    return PygmentsLexer(SmtpLexer)
+
+
+def build_prompt_session(shell: Shell, settings: Settings) -> PromptSession:
+    if settings.history:
+        history = RedactingFileHistory(
+            str(history_path(settings.env)),
+            skip=lambda: shell.in_data or shell.awaiting_sasl,
+        )
+    else:
+        history = InMemoryHistory()
+    input_lexer = _lexer()
+    color_depth = None if settings.use_color(True) else ColorDepth.DEPTH_1_BIT
+    return PromptSession(
+        history=history,
+        lexer=DynamicLexer(lambda: None if shell.in_data or shell.awaiting_sasl else input_lexer),
+        completer=ShellCompleter(shell),
+        complete_while_typing=False,
+        style=merge_styles([style_from_pygments_cls(style_for(shell.style_name)), Style.from_dict(UI_STYLE)]),
+        bottom_toolbar=lambda: toolbar(shell),
+        color_depth=color_depth,
+        enable_history_search=False,
+        refresh_interval=0.5,
+    )
+
+
+def prompt_message(shell: Shell):
+    name = shell.prompt_name()
+    cls = {"smtp": "class:prompt", "data": "class:prompt.data", "auth": "class:prompt.auth"}[name]
+    return [(cls, f"{name}> ")]
+
+
+async def interruptible(shell: Shell, coro) -> None:
+    """Run ``coro``; Ctrl-C (SIGINT, the terminal being in cooked mode) cancels it."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(coro)
+
+    def cancel() -> None:
+        if not task.done():
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, cancel)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Unix
+        pass
+    try:
+        await task
+    except asyncio.CancelledError:
+        if task.cancelled() and not asyncio.current_task().cancelling():
+            shell.note("^C: cancelled (a reply still on its way will be shown when it comes)")
+        else:
+            raise
+    finally:
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover
+            pass
+
+
+async def run_repl(shell: Shell, target, settings: Settings) -> ExitStatus:
+    session = build_prompt_session(shell, settings)
+    await interruptible(shell, shell.connect(target))
+    while True:
+        try:
+            text = await session.prompt_async(lambda: prompt_message(shell))
+        except KeyboardInterrupt:
+            continue  # Ctrl-C: the line is dropped, nothing is sent
+        except EOFError:
+            if shell.in_data:
+                await interruptible(shell, shell.end_data())
+                continue
+            await interruptible(shell, shell.quit())
+            break
+        await interruptible(shell, shell.handle(text))
+        if shell.quitting:
+            break
+    return ExitStatus.OK
+
+
+async def run_repl_main(settings: Settings) -> ExitStatus:
+    output = StreamOutput(_CurrentStdout(), color=settings.use_color(sys.stdout.isatty()), style=settings.style)
+    with patch_stdout(raw=True):
+        async with session_target(settings, output) as (settings, target):
+            shell = Shell(settings, output, interactive=True)
+            shell.emit(display.hint_line("type SMTP as in telnet; :help for the shell's commands; Ctrl-D to quit"))
+            try:
+                return await run_repl(shell, target, settings)
+            finally:
+                await shell.close_quietly()

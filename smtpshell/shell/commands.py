@@ -1,0 +1,342 @@
+"""Colon commands: a registry of name -> syntax, help text and handler.
+
+Each handler's docstring is its help: the first line is the summary that
+``:help`` lists, the rest is what ``:help NAME`` adds.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import string
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from smtpshell.protocol import codes
+from smtpshell.settings import ExitStatus
+from smtpshell.shell import display
+from smtpshell.shell.display import Marks
+
+if TYPE_CHECKING:
+    from smtpshell.shell.core import Shell
+
+Handler = Callable[["Shell", str], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandSpec:
+    name: str
+    syntax: str
+    handler: Handler
+    in_data: bool = False  # also a command (not message content) inside DATA
+
+    @property
+    def summary(self) -> str:
+        return (self.handler.__doc__ or "").strip().splitlines()[0]
+
+    @property
+    def help(self) -> str:
+        lines = (self.handler.__doc__ or "").strip().splitlines()
+        return "\n".join(line.strip() for line in lines[1:]).strip()
+
+    async def run(self, shell: "Shell", arg: str) -> None:
+        await self.handler(shell, arg)
+
+
+# ----- the commands ----------------------------------------------------------
+
+
+async def cmd_help(shell: "Shell", arg: str) -> None:
+    """Show the commands, or one command's help.
+
+    Anything that does not start with ':' is sent to the server as typed,
+    with CRLF. After 354 lines are the message until a lone '.'.
+    """
+    name = arg.strip().lstrip(":").lower()
+    if name:
+        spec = shell.commands.get(name)
+        if spec is None:
+            shell.error(f"no command :{name}")
+            return
+        lines = [display.note_line(f"{spec.syntax}  —  {spec.summary}")]
+        lines += [display.hint_line(text) for text in spec.help.splitlines() if text]
+        shell.emit(*lines)
+        return
+    width = max(len(spec.syntax) for spec in shell.commands.values())
+    lines = [display.note_line("type SMTP commands as in telnet (EHLO, MAIL FROM:<a@b>, …); colon commands:")]
+    for spec in shell.commands.values():
+        lines.append(display.note_line(f"  {spec.syntax:<{width}}  {spec.summary}"))
+    lines.append(display.hint_line("keys: Ctrl-C cancels the line or the wait; Ctrl-D at an empty prompt sends QUIT and exits"))
+    shell.emit(*lines)
+
+
+async def cmd_quit(shell: "Shell", arg: str) -> None:
+    """Send QUIT, wait briefly for 221, and leave the shell."""
+    await shell.quit()
+
+
+async def cmd_close(shell: "Shell", arg: str) -> None:
+    """Send QUIT and close the connection, staying in the shell."""
+    await shell.quit()
+    shell.quitting = False
+
+
+async def cmd_connect(shell: "Shell", arg: str) -> None:
+    """Connect to another server (closing the current connection).
+
+    :connect HOST [PORT] [--tls]    HOST may be HOST:PORT or [v6addr]:PORT.
+    """
+    from smtpshell.cli import parse_target
+    from smtpshell.shell.core import Target
+
+    words = arg.split()
+    implicit = "--tls" in words
+    words = [w for w in words if w != "--tls"]
+    if not words or len(words) > 2:
+        shell.error("usage: :connect HOST [PORT] [--tls]")
+        return
+    try:
+        host, port = parse_target(words[0], words[1] if len(words) > 1 else None)
+    except ValueError as exc:
+        shell.error(str(exc))
+        return
+    if port is None:
+        port = 465 if implicit else (24 if shell.settings.lmtp else 25)
+    if shell.connected:
+        await shell.quit()
+    shell.quitting = False
+    await shell.connect(Target(host=host, port=port, implicit_tls=implicit))
+
+
+async def cmd_reconnect(shell: "Shell", arg: str) -> None:
+    """Connect again to the same server, with the same options."""
+    if shell.target is None:
+        shell.error("nothing to reconnect to: :connect HOST [PORT]")
+        return
+    if shell.connected:
+        await shell.quit()
+    shell.quitting = False
+    await shell.connect(shell.target)
+
+
+async def cmd_starttls(shell: "Shell", arg: str) -> None:
+    """Start TLS: EHLO if needed, STARTTLS, then EHLO again.
+
+    Typing STARTTLS yourself works too: the shell upgrades the connection
+    when the server says 220 (then send EHLO again).
+    """
+    await shell.starttls()
+
+
+async def cmd_ehlo(shell: "Shell", arg: str) -> None:
+    """Send EHLO (LHLO with --lmtp) with NAME or this machine's name."""
+    await shell.ehlo(arg.strip() or None)
+
+
+async def cmd_expect(shell: "Shell", arg: str) -> None:
+    """Fail the script unless the last reply's code matches: 250, 25x or 2xx.
+
+    In the REPL it only says whether it matched.
+    """
+    spec = arg.strip()
+    if not (len(spec) == 3 and all(c.isdigit() or c in "xX" for c in spec)):
+        shell.error("usage: :expect CODE   (like 250, 25x, 2xx)")
+        from smtpshell.shell.core import raise_if_script
+
+        raise_if_script(shell, "bad :expect", ExitStatus.USAGE)
+        return
+    if shell.expect(spec):
+        if shell.interactive:
+            shell.note(f"expectation met: {shell.last_reply.code} matches {spec}")
+        return
+    got = "no reply" if shell.last_reply is None else f"{shell.last_reply.code}"
+    shell.error(f"expected {spec}, got {got}")
+    shell.expect_failed = True
+    from smtpshell.shell.core import raise_if_script
+
+    raise_if_script(shell, f"expected {spec}, got {got}", ExitStatus.EXPECT_FAILED)
+
+
+_SETTABLE = {
+    "hints": "on|off",
+    "timestamps": "on|off",
+    "marks": "bare|sc|swaks",
+    "style": "NAME (a pygments style)",
+}
+
+
+async def cmd_set(shell: "Shell", arg: str) -> None:
+    """Change a display setting: hints, timestamps, marks, style.
+
+    :set hints on|off       explanations under replies
+    :set timestamps on|off  time since connect and per-reply latency
+    :set marks bare|sc|swaks  how lines are marked
+    :set style NAME         any pygments style
+    """
+    from dataclasses import replace
+
+    words = arg.split()
+    if len(words) != 2 or words[0] not in _SETTABLE:
+        shell.error("usage: :set " + " | ".join(f"{k} {v}" for k, v in _SETTABLE.items()))
+        return
+    name, value = words[0], words[1]
+    if name in ("hints", "timestamps"):
+        if value not in ("on", "off"):
+            shell.error(f"usage: :set {name} on|off")
+            return
+        shell.view = replace(shell.view, **{name: value == "on"})
+    elif name == "marks":
+        try:
+            shell.view = replace(shell.view, marks=Marks(value))
+        except ValueError:
+            shell.error("usage: :set marks bare|sc|swaks")
+            return
+    elif name == "style":
+        from pygments.util import ClassNotFound
+
+        from smtpshell.highlight.style import style_for
+
+        try:
+            style_for(value)
+        except ClassNotFound:
+            shell.error(f"no pygments style named {value!r}")
+            return
+        shell.style_name = value
+        restyle = getattr(shell.output, "set_style", None)
+        if restyle:
+            restyle(value)
+    shell.note(f"{name} = {value}")
+
+
+async def cmd_b64(shell: "Shell", arg: str) -> None:
+    """Base64-encode TEXT (UTF-8); \\0 stands for a NUL byte, as AUTH PLAIN needs."""
+    raw = arg.replace("\\0", "\x00").encode("utf-8")
+    shell.emit(display.note_line(base64.b64encode(raw).decode("ascii")))
+
+
+async def cmd_unb64(shell: "Shell", arg: str) -> None:
+    """Decode base64 TEXT and show it (non-printable bytes shown visibly)."""
+    try:
+        raw = base64.b64decode(arg.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        shell.error("not base64")
+        return
+    shell.emit(display.note_line(raw.decode("utf-8", "surrogateescape")))
+
+
+def unescape(text: str) -> bytes:
+    """``:raw`` escapes: \\r \\n \\t \\0 \\\\ \\xHH; everything else as UTF-8."""
+    out = bytearray()
+    i = 0
+    simple = {"r": b"\r", "n": b"\n", "t": b"\t", "0": b"\x00", "\\": b"\\"}
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt in simple:
+                out += simple[nxt]
+                i += 2
+                continue
+            hex_digits = text[i + 2:i + 4]
+            if nxt == "x" and len(hex_digits) == 2 and all(c in string.hexdigits for c in hex_digits):
+                out.append(int(hex_digits, 16))
+                i += 4
+                continue
+            raise ValueError(f"unknown escape \\{nxt} (use \\r \\n \\t \\0 \\\\ \\xHH)")
+        out += ch.encode("utf-8")
+        i += 1
+    return bytes(out)
+
+
+async def cmd_raw(shell: "Shell", arg: str) -> None:
+    """Send exactly these bytes, no CRLF added: escapes \\r \\n \\t \\0 \\\\ \\xHH.
+
+    For line-ending tests against your own servers. If the bytes end with a
+    line feed the shell waits for a reply, as for a command.
+    """
+    try:
+        data = unescape(arg)
+    except ValueError as exc:
+        shell.error(str(exc))
+        return
+    if not data:
+        shell.error("usage: :raw TEXT   (e.g. :raw NOOP\\r\\n)")
+        return
+    if not shell.connected:
+        shell.error("not connected")
+        return
+    expects = data.endswith(b"\n")
+    out = await shell.conn.send_raw(data, expects_reply=expects)
+    shell.note(f"sent {len(data)} raw bytes: {data!r}")
+    if expects:
+        await shell.wait_reply(out.command)
+
+
+async def cmd_file(shell: "Shell", arg: str) -> None:
+    """In DATA: send a message file (CRLF-normalised, dot-stuffed) and end the message."""
+    if not shell.in_data:
+        shell.error(":file works after DATA got 354")
+        return
+    path = arg.strip()
+    if not path:
+        shell.error("usage: :file PATH")
+        return
+    await shell.send_file(path)
+
+
+async def cmd_caps(shell: "Shell", arg: str) -> None:
+    """What the server advertised in its EHLO reply, with explanations."""
+    session = shell.session
+    if session is None or session.capabilities is None:
+        shell.error("no EHLO reply yet" + (" since TLS started" if session and session.tls else ""))
+        return
+    caps = session.capabilities
+    lines = [display.note_line(f"{caps.greeting} advertised{' (over TLS)' if session.tls else ''}:")]
+    width = max((len(k) for k in caps.keywords), default=0)
+    for keyword, params in caps.keywords.items():
+        meaning = codes.explain_keyword(keyword, params) or ""
+        shown = f"{keyword} {' '.join(params)}".strip()
+        lines.append(display.note_line(f"  {shown:<{max(width, 20)}}  {meaning}"))
+    shell.emit(*lines)
+
+
+async def cmd_tls(shell: "Shell", arg: str) -> None:
+    """The TLS session: protocol, cipher, certificate and verification."""
+    if shell.conn is None or shell.conn.tls_info is None:
+        shell.error("TLS is not active (STARTTLS or :starttls, or connect with --tls)")
+        return
+    shell.emit(*display.tls_lines(shell.conn.tls_info, implicit=shell.conn.implicit_tls))
+
+
+async def cmd_explain(shell: "Shell", arg: str) -> None:
+    """Explain a reply code (550), an enhanced code (5.7.1), a reply line or an EHLO keyword."""
+    from smtpshell.shell.explain import explain
+
+    text = arg.strip()
+    if not text:
+        shell.error("usage: :explain 550 | 5.7.1 | \"550 5.7.1 Relay denied\" | PIPELINING")
+        return
+    shell.emit(*(display.note_line(line) for line in explain(text)))
+
+
+def build_registry() -> dict[str, CommandSpec]:
+    """All colon commands, in the order :help lists them."""
+    specs = [
+        CommandSpec(name="help", syntax=":help [NAME]", handler=cmd_help, in_data=True),
+        CommandSpec(name="starttls", syntax=":starttls", handler=cmd_starttls),
+        CommandSpec(name="ehlo", syntax=":ehlo [NAME]", handler=cmd_ehlo),
+        CommandSpec(name="file", syntax=":file PATH", handler=cmd_file, in_data=True),
+        CommandSpec(name="raw", syntax=":raw TEXT", handler=cmd_raw),
+        CommandSpec(name="caps", syntax=":caps", handler=cmd_caps),
+        CommandSpec(name="tls", syntax=":tls", handler=cmd_tls),
+        CommandSpec(name="explain", syntax=":explain TEXT", handler=cmd_explain),
+        CommandSpec(name="b64", syntax=":b64 TEXT", handler=cmd_b64),
+        CommandSpec(name="unb64", syntax=":unb64 TEXT", handler=cmd_unb64),
+        CommandSpec(name="expect", syntax=":expect CODE", handler=cmd_expect),
+        CommandSpec(name="set", syntax=":set NAME VALUE", handler=cmd_set),
+        CommandSpec(name="connect", syntax=":connect HOST [PORT] [--tls]", handler=cmd_connect),
+        CommandSpec(name="reconnect", syntax=":reconnect", handler=cmd_reconnect),
+        CommandSpec(name="close", syntax=":close", handler=cmd_close),
+        CommandSpec(name="quit", syntax=":quit", handler=cmd_quit),
+    ]
+    return {spec.name: spec for spec in specs}

@@ -1,0 +1,420 @@
+"""The application core: owns the connection, dispatches what the user types.
+
+No prompt_toolkit here: the REPL and the script runner both drive a
+:class:`Shell` through :meth:`Shell.handle` and show what it emits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from smtpshell.net import connection as net
+from smtpshell.net.tls import TLSOptions
+from smtpshell.protocol.replies import Reply
+from smtpshell.protocol.session import Command, LocalProtocolError, Phase
+from smtpshell.settings import ExitStatus, Settings
+from smtpshell.shell import display
+from smtpshell.shell.display import Line, Marks, View
+
+
+class Output(Protocol):
+    def emit(self, lines: list[Line]) -> None: ...
+
+
+class ScriptError(Exception):
+    """A script cannot go on; ``status`` is the exit status to use."""
+
+    def __init__(self, message: str, status: ExitStatus) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Target:
+    host: str
+    port: int
+    implicit_tls: bool = False
+
+
+QUIT_WAIT = 2.0  # seconds to wait for 221 when leaving
+
+
+class Shell:
+    """One interactive or scripted session."""
+
+    def __init__(self, settings: Settings, output: Output, *, interactive: bool) -> None:
+        self.settings = settings
+        self.output = output
+        self.interactive = interactive
+        self.view = View(
+            marks=Marks(settings.marks),
+            hints=settings.hints,
+            timestamps=settings.timestamps,
+            echo_client=not interactive,
+        )
+        self.style_name = settings.style
+        self.conn: net.Connection | None = None
+        self.target: Target | None = None
+        self.last_latency: float | None = None
+        self.last_reply: Reply | None = None
+        self.expect_failed = False
+        self.uncovered_failure: Reply | None = None  # a 4xx/5xx no :expect looked at
+        self.quitting = False
+        self.connection_failed = False
+        self.lost_connection = False  # closed by the server when nobody asked
+        self._data: bytearray = bytearray()  # message content not yet written
+        self._typed_starttls = False
+        self.listeners: list[Callable[[net.NetEvent], None]] = []  # e.g. a recorder
+        from smtpshell.shell.commands import build_registry
+
+        self.commands = build_registry()
+
+    # ----- output --------------------------------------------------------
+
+    def emit(self, *lines: Line) -> None:
+        self.output.emit(list(lines))
+
+    def note(self, text: str) -> None:
+        self.emit(display.note_line(text))
+
+    def error(self, text: str) -> None:
+        self.emit(display.error_line(text))
+
+    def warn(self, text: str) -> None:
+        self.emit(display.warning_line(text))
+
+    # ----- state for the prompt and toolbar --------------------------------
+
+    @property
+    def session(self):
+        return self.conn.session if self.conn else None
+
+    @property
+    def connected(self) -> bool:
+        return self.conn is not None and not self.conn.closed
+
+    @property
+    def in_data(self) -> bool:
+        return self.connected and self.session.phase is Phase.DATA
+
+    @property
+    def awaiting_sasl(self) -> bool:
+        return self.connected and self.session.awaiting_sasl
+
+    def prompt_name(self) -> str:
+        if self.in_data:
+            return "data"
+        if self.awaiting_sasl:
+            return "auth"
+        return "smtp"
+
+    # ----- connection events -> screen -------------------------------------
+
+    def _observe(self, event: net.NetEvent) -> None:
+        handler = _EVENT_VIEWS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+        for listener in self.listeners:
+            listener(event)
+
+    def _on_connected(self, ev: net.Connected) -> None:
+        where = net.format_hostport(ev.host, ev.port)
+        peer = f" ({ev.peer})" if ev.peer != where else ""
+        self.note(f"connected to {where}{peer}")
+        if ev.tls is not None:
+            self.emit(*display.tls_lines(ev.tls, implicit=True))
+
+    def _on_sent(self, ev: net.Sent) -> None:
+        for text in ev.outgoing.warnings:
+            self.warn(text)
+        if self.view.echo_client and ev.outgoing.command is not None:
+            self.emit(display.client_line(ev.outgoing.command, self.view, tls=self._tls, t=self._t(ev.t)))
+
+    def _on_sent_data(self, ev: net.SentData) -> None:
+        if self.view.echo_client:
+            self.emit(*(display.data_line(line, self.view, tls=self._tls) for line in ev.lines))
+
+    def _on_received(self, ev: net.Received) -> None:
+        reply, command = ev.event.reply, ev.event.command
+        if ev.latency is not None:
+            self.last_latency = ev.latency
+        self.last_reply = reply
+        if command is None and reply.code is not None:
+            self.note("unsolicited reply (no command was waiting for one):")
+        self.emit(*display.reply_lines(
+            reply, self.view, command=command, tls=self._tls, t=self._t(ev.t), latency=ev.latency,
+        ))
+        if command is not None and command.verb == "DATA" and reply.code == 354:
+            hint = "type the message; a line with only . ends it (Ctrl-D too); :file PATH sends a file"
+            if self.view.hints and self.interactive:
+                self.emit(display.hint_line(hint))
+        if reply.code is not None and reply.code >= 400 and (command is None or command.verb != "QUIT"):
+            self.uncovered_failure = reply
+
+    def _on_tls(self, ev: net.TLSStarted) -> None:
+        self.emit(*display.tls_lines(ev.info))
+        if self._typed_starttls and self.view.hints:
+            self.emit(display.hint_line("the server forgets everything said before TLS: send EHLO again"))
+
+    def _on_net_error(self, ev: net.NetError) -> None:
+        self.error(ev.text)
+
+    def _on_closed(self, ev: net.Closed) -> None:
+        self._data.clear()
+        if ev.expected or self.quitting:
+            self.note("connection closed")
+            return
+        self.lost_connection = True
+        if ev.mid_reply:
+            self.error("the server closed the connection in the middle of a reply")
+        else:
+            self.error(ev.reason)
+        if self.interactive:
+            self.emit(display.hint_line(":reconnect to connect again, :quit to leave"))
+
+    @property
+    def _tls(self) -> bool:
+        return bool(self.conn and self.conn.session.tls)
+
+    def _t(self, t: float) -> float | None:
+        return t if self.view.timestamps else None
+
+    # ----- connecting -----------------------------------------------------
+
+    def tls_options(self) -> TLSOptions:
+        s = self.settings
+        return TLSOptions(
+            insecure=s.insecure, cafile=s.cafile, certfile=s.certfile,
+            keyfile=s.keyfile, sni=s.sni, min_version=s.tls_min,
+        )
+
+    async def connect(self, target: Target) -> bool:
+        """Connect and wait for the greeting. False (after saying why) on failure."""
+        await self.close_quietly()
+        self.target = target
+        self.connection_failed = False
+        conn = net.Connection(
+            observer=self._observe,
+            timeout=self.settings.timeout,
+            tls_options=self.tls_options(),
+            lmtp=self.settings.lmtp,
+        )
+        where = net.format_hostport(target.host, target.port)
+        self.note(f"connecting to {where}{' (implicit TLS)' if target.implicit_tls else ''} …")
+        try:
+            await conn.open(target.host, target.port, implicit_tls=target.implicit_tls, family=self.settings.family)
+        except net.ConnectError as exc:
+            self.error(str(exc))
+            self.connection_failed = True
+            return False
+        self.conn = conn
+        try:
+            await conn.reply_to(conn.session.greeting)
+        except net.ReplyTimeout:
+            self.error(f"no greeting from the server within {self.settings.timeout:g} s (it is silent; still waiting)")
+            return True
+        except net.ConnectionClosed:
+            self.connection_failed = True
+            return False
+        if self.settings.starttls:
+            return await self.starttls(after_option=True)
+        return True
+
+    async def close_quietly(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
+            self.conn = None
+
+    async def quit(self, *, wait: float = QUIT_WAIT) -> None:
+        """Send QUIT (if connected), wait briefly for 221, close."""
+        self.quitting = True
+        if self.connected and not self.in_data:
+            try:
+                out = self.conn.send_line("QUIT")
+                await self.conn.reply_to(out.command, timeout=wait)
+            except (net.ReplyTimeout, net.ConnectionClosed, net.NotConnected):
+                pass
+        await self.close_quietly()
+
+    def hello_name(self) -> str:
+        return self.settings.ehlo or socket.gethostname() or "localhost"
+
+    async def ehlo(self, name: str | None = None) -> Reply | None:
+        verb = "LHLO" if self.settings.lmtp else "EHLO"
+        return await self.send_command(f"{verb} {name or self.hello_name()}")
+
+    async def starttls(self, *, after_option: bool = False) -> bool:
+        """EHLO if needed, STARTTLS, then EHLO again (what :starttls and --starttls do)."""
+        if not self.connected:
+            self.error("not connected")
+            return False
+        if self.session.tls:
+            self.error("TLS is already active")
+            return False
+        if not self.session.greeted:
+            reply = await self.ehlo()
+            if reply is None or reply.code != 250:
+                return False
+        caps = self.session.capabilities
+        if caps is not None and "STARTTLS" not in caps:
+            self.error("STARTTLS refused: the server did not offer STARTTLS in its EHLO reply")
+            if after_option:
+                self.connection_failed = True
+            return False
+        reply = await self.send_command("STARTTLS")
+        if reply is None or reply.code != 220 or not self._tls:
+            if reply is not None and reply.code != 220:
+                self.error(f"STARTTLS refused: {reply.code} {reply.text}")
+            self.connection_failed = True if after_option else self.connection_failed
+            return False
+        reply = await self.ehlo()
+        return reply is not None
+
+    # ----- what the user types --------------------------------------------
+
+    async def handle(self, line: str) -> None:
+        """One typed line: a colon command, message content, or an SMTP command."""
+        if self.in_data:
+            name = line[1:].split(" ", 1)[0] if line.startswith(":") else ""
+            spec = self.commands.get(name)
+            if spec is not None and spec.in_data:
+                await spec.run(self, line[len(name) + 1:].strip())
+                return
+            await self.data_line(line)
+            return
+        stripped = line.strip()
+        if stripped.startswith(":") and not self.awaiting_sasl:
+            name, _, arg = stripped[1:].partition(" ")
+            spec = self.commands.get(name.lower())
+            if spec is None:
+                self.error(f"unknown command :{name} (:help lists them)")
+                raise_if_script(self, f"unknown command :{name}", ExitStatus.USAGE)
+                return
+            await spec.run(self, arg.strip())
+            return
+        if not line and not self.awaiting_sasl:
+            return
+        await self.send_command(line)
+
+    async def send_command(self, line: str) -> Reply | None:
+        """Send one SMTP line as typed and wait for its reply (None if none came)."""
+        if not self.connected:
+            self.error("not connected: :reconnect, or :connect HOST [PORT]")
+            raise_if_script(self, "not connected", ExitStatus.CONNECTION)
+            return None
+        self._typed_starttls = line.strip().upper() == "STARTTLS"
+        try:
+            out = self.conn.send_line(line)
+        except LocalProtocolError as exc:
+            self.error(str(exc))
+            return None
+        return await self.wait_reply(out.command)
+
+    async def wait_reply(self, command: Command | None) -> Reply | None:
+        try:
+            return await self.conn.reply_to(command)
+        except net.ReplyTimeout as exc:
+            self.error(f"{exc} to {command.display_line or command.verb}; the reply will be shown if it comes")
+            raise_if_script(self, str(exc), ExitStatus.CONNECTION)
+        except net.ConnectionClosed:
+            raise_if_script(self, "the connection closed", ExitStatus.CONNECTION)
+        return None
+
+    # ----- DATA -----------------------------------------------------------
+
+    async def data_line(self, line: str) -> None:
+        """One line of message content; a lone '.' ends the message."""
+        if line == ".":
+            await self.end_data()
+            return
+        raw = line.encode("utf-8", "surrogateescape")
+        self._data += self.session.send_data_line(raw)
+        if self.view.echo_client:
+            self.emit(display.data_line(raw, self.view, tls=self._tls))
+        if len(self._data) >= 1 << 16:
+            await self._flush_data()
+
+    async def _flush_data(self) -> None:
+        if self._data:
+            data = bytes(self._data)
+            self._data.clear()
+            try:
+                await self.conn.write_data(data)
+            except net.NotConnected:
+                pass
+
+    async def end_data(self) -> Reply | None:
+        """Send what is buffered and the lone dot (one write when small), wait for the reply."""
+        if not self.connected:
+            self.error("not connected: the message was not sent")
+            return None
+        await self._flush_data()
+        try:
+            out = self.conn.end_data()
+        except net.NotConnected:
+            self.error("the connection closed: the message was not accepted")
+            raise_if_script(self, "connection closed during DATA", ExitStatus.CONNECTION)
+            return None
+        reply = await self.wait_reply(out.command)
+        if reply is None and not self.connected:
+            self.error("the connection closed before the server accepted the message: it was NOT sent")
+        return reply
+
+    async def send_file(self, path: str) -> Reply | None:
+        """Stream a message file into DATA (CRLF-normalised, dot-stuffed), then end it."""
+        from smtpshell.protocol.data import DataEncoder
+
+        try:
+            handle = open(path, "rb")
+        except OSError as exc:
+            self.error(f"cannot read {path}: {exc.strerror}")
+            raise_if_script(self, f"cannot read {path}", ExitStatus.USAGE)
+            return None
+        await self._flush_data()
+        encoder = DataEncoder()
+        with handle:
+            while chunk := handle.read(1 << 18):
+                wire = encoder.feed(chunk)
+                if wire:
+                    await self.conn.write_data(wire)
+        tail = encoder.finish()
+        tail = tail[: -len(b".\r\n")]
+        if tail:
+            await self.conn.write_data(tail)
+        self.note(f"sent {path}: {encoder.bytes_in} bytes read, {encoder.bytes_out - 3} on the wire")
+        return await self.end_data()
+
+    # ----- scripts --------------------------------------------------------
+
+    def expect(self, spec: str) -> bool:
+        """``:expect 250 | 25x | 2xx``: does the last reply match?"""
+        reply = self.last_reply
+        pattern = spec.strip().lower()
+        ok = (
+            reply is not None
+            and reply.code is not None
+            and len(pattern) == 3
+            and all(p == "x" or p == c for p, c in zip(pattern, str(reply.code)))
+        )
+        if reply is not None and self.uncovered_failure is reply:
+            self.uncovered_failure = None  # looked at: the script expected it (or failed on it)
+        return ok
+
+
+def raise_if_script(shell: Shell, message: str, status: ExitStatus) -> None:
+    if not shell.interactive:
+        raise ScriptError(message, status)
+
+
+_EVENT_VIEWS: dict[type, Callable[[Shell, object], None]] = {
+    net.Connected: Shell._on_connected,
+    net.Sent: Shell._on_sent,
+    net.SentData: Shell._on_sent_data,
+    net.Received: Shell._on_received,
+    net.TLSStarted: Shell._on_tls,
+    net.NetError: Shell._on_net_error,
+    net.Closed: Shell._on_closed,
+}

@@ -1,0 +1,259 @@
+"""What the shell shows, as pure functions: events in, styled lines out.
+
+A *line* is a list of ``(token, text)`` fragments (pygments token types from
+``smtpshell.highlight.tokens``). The REPL and the script runner render lines
+the same way; tests look at them directly.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from smtpshell.highlight import tokens as tok
+from smtpshell.protocol import codes
+from smtpshell.protocol.replies import Reply
+from smtpshell.protocol.session import Command
+
+Fragment = tuple[object, str]
+Line = list[Fragment]
+
+
+class Marks(enum.Enum):
+    BARE = "bare"  # as in telnet: server lines start with their code
+    SC = "sc"  # "S: " / "C: " (RFC 5321 style)
+    SWAKS = "swaks"  # "<- " / " -> " ("<~ " / " ~> " under TLS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class View:
+    """How to show things (the parts of the settings that matter here)."""
+
+    marks: Marks = Marks.BARE
+    hints: bool = True
+    timestamps: bool = False
+    echo_client: bool = True  # scripts echo client lines; the REPL's prompt already shows them
+
+
+def server_mark(view: View, tls: bool) -> str:
+    return {Marks.BARE: "", Marks.SC: "S: ", Marks.SWAKS: "<~ " if tls else "<- "}[view.marks]
+
+
+def client_mark(view: View, tls: bool) -> str:
+    return {Marks.BARE: "", Marks.SC: "C: ", Marks.SWAKS: " ~> " if tls else " -> "}[view.marks]
+
+
+# ----- bytes made visible -------------------------------------------------
+
+_PICTURES = {0x0D: "␍", 0x0A: "␊", 0x00: "␀", 0x1B: "␛", 0x7F: "␡"}
+
+
+def visible(text: str, token) -> Line:
+    """``text`` with every non-printable character drawn visibly (ESCAPE token).
+
+    Text decoded with ``surrogateescape`` shows its undecodable bytes as
+    ``\\xHH``; control characters as Unicode control pictures (``␍ ␀ ␛``);
+    C1 controls as ``\\u0085``. Nothing in the result can move the cursor or
+    change the terminal.
+    """
+    out: Line = []
+    plain_start = 0
+    for i, ch in enumerate(text):
+        o = ord(ch)
+        if 0x20 <= o < 0x7F or ch == "\t" or (o > 0x9F and not 0xDC80 <= o <= 0xDCFF and o not in (0x2028, 0x2029)):
+            continue
+        if plain_start < i:
+            out.append((token, text[plain_start:i]))
+        if 0xDC80 <= o <= 0xDCFF:
+            shown = f"\\x{o - 0xDC00:02x}"
+        elif o in _PICTURES:
+            shown = _PICTURES[o]
+        elif o < 0x20:
+            shown = chr(0x2400 + o)
+        else:
+            shown = f"\\u{o:04x}"
+        out.append((tok.ESCAPE, shown))
+        plain_start = i + 1
+    if plain_start < len(text):
+        out.append((token, text[plain_start:]))
+    return out
+
+
+def _prefix(view: View, t: float | None) -> Line:
+    if view.timestamps and t is not None:
+        return [(tok.TIME, f"[{t:8.3f}] ")]
+    return []
+
+
+def _hint(view: View, text: str) -> Line:
+    return [*_prefix(view, None), (tok.HINT, "    ↳ "), *visible(text, tok.HINT)]
+
+
+# ----- server replies -----------------------------------------------------
+
+
+def reply_lines(
+    reply: Reply,
+    view: View,
+    *,
+    command: Command | None = None,
+    tls: bool = False,
+    t: float | None = None,
+    latency: float | None = None,
+) -> list[Line]:
+    """A whole reply: each line coloured by the reply's class, then its hints."""
+    mark = server_mark(view, tls)
+    code_token = tok.code_token(reply.code)
+    text_token = tok.reply_text_token(reply.code)
+    is_ehlo = command is not None and command.verb in ("EHLO", "LHLO") and reply.code == 250
+    out: list[Line] = []
+    for index, line in enumerate(reply.lines):
+        frags: Line = [*_prefix(view, t if index == 0 else None)]
+        if mark:
+            frags.append((tok.MARK, mark))
+        if line.code is not None:
+            head = line.raw[:4].decode("ascii", "replace")
+            frags.append((tok.code_token(line.code) if line.code == reply.code else tok.CODE_OTHER, head[:3]))
+            if len(head) > 3:
+                frags.append((text_token, head[3]))
+            frags.extend(visible(line.text, text_token))
+        else:
+            frags.extend(visible(line.text, tok.REPLY_TEXT_OTHER))
+        if line.ending == b"\n":
+            frags.append((tok.ESCAPE, "␊"))
+        if view.hints and is_ehlo and index > 0:
+            words = line.text.split()
+            if words:
+                meaning = codes.explain_keyword(words[0].split("=")[0], tuple(words[1:]))
+                if meaning:
+                    pad = max(1, 28 - len(line.text))
+                    frags.append((tok.HINT, " " * pad + "↳ " + meaning))
+        out.append(frags)
+    if latency is not None and view.timestamps and out:
+        out[-1].append((tok.TIME, f"  ({latency * 1000:.1f} ms)"))
+    if view.hints:
+        out.extend(_hint(view, h) for h in reply_hints(reply, command))
+    for problem in reply.problems:
+        out.append(warning_line(f"server: {problem}"))
+    return out
+
+
+_QUIET_CODES = {220, 221, 250}
+
+
+def reply_hints(reply: Reply, command: Command | None) -> list[str]:
+    """The hints shown under a reply (without the ↳)."""
+    hints: list[str] = []
+    code = reply.code
+    if code is None:
+        return hints
+    if code == 334:
+        for line in reply.lines:
+            decoded = codes.decode_b64(line.text)
+            if decoded is None:
+                hints.append("challenge is not base64")
+            elif not decoded:
+                hints.append("empty challenge: send your (initial) response, base64-encoded")
+            else:
+                hints.append("challenge decodes to: " + decoded.decode("utf-8", "surrogateescape"))
+        hints.append("answer with a base64 line (a lone * cancels)")
+        return hints
+    parts = []
+    if code not in _QUIET_CODES:
+        meaning = codes.explain_code(code)
+        if meaning:
+            parts.append(f"{code}: {meaning}")
+    if reply.enhanced and code // 100 != 2:
+        meaning = codes.explain_enhanced(reply.enhanced)
+        if meaning and not any(meaning in part for part in parts):
+            parts.append(f"{reply.enhanced}: {meaning}")
+    if parts:
+        hints.append(" · ".join(parts))
+    return hints
+
+
+# ----- client lines ---------------------------------------------------------
+
+
+def client_line(command: Command, view: View, *, tls: bool = False, t: float | None = None) -> Line:
+    """A command as sent, credentials masked."""
+    frags: Line = [*_prefix(view, t)]
+    mark = client_mark(view, tls)
+    if mark:
+        frags.append((tok.MARK, mark))
+    shown = command.display_line
+    if command.verb in ("SASL",):
+        frags.append((tok.SECRET, shown))
+        return frags
+    verb, sep, rest = shown.partition(" ")
+    frags.append((tok.VERB, verb))
+    if sep:
+        frags.append((tok.PLAIN, sep))
+        for word_frag in _argument_fragments(rest):
+            frags.append(word_frag)
+    return frags
+
+
+def _argument_fragments(rest: str) -> Line:
+    out: Line = []
+    for i, word in enumerate(rest.split(" ")):
+        if i:
+            out.append((tok.PLAIN, " "))
+        if word == "***":
+            out.append((tok.SECRET, word))
+        elif "<" in word and ">" in word:
+            out.extend(visible(word, tok.ADDRESS))
+        elif "=" in word:
+            out.extend(visible(word, tok.PARAMETER))
+        else:
+            out.extend(visible(word, tok.ARGUMENT))
+    return out
+
+
+def data_line(line: bytes, view: View, *, tls: bool = False) -> Line:
+    """One line of message content as the user gave it (before dot-stuffing)."""
+    mark = client_mark(view, tls)
+    frags: Line = [(tok.MARK, mark)] if mark else []
+    return frags + visible(line.decode("utf-8", "surrogateescape"), tok.DATA)
+
+
+# ----- the shell's own voice -------------------------------------------------
+
+
+def note_line(text: str) -> Line:
+    return [(tok.NOTE, "* "), *visible(text, tok.NOTE)]
+
+
+def tls_line(text: str) -> Line:
+    return [(tok.TLS_NOTE, "* "), *visible(text, tok.TLS_NOTE)]
+
+
+def warning_line(text: str) -> Line:
+    return [(tok.WARNING, "! warning: "), *visible(text, tok.WARNING)]
+
+
+def error_line(text: str) -> Line:
+    return [(tok.ERROR, "! "), *visible(text, tok.ERROR)]
+
+
+def hint_line(text: str) -> Line:
+    return [(tok.HINT, "    ↳ "), *visible(text, tok.HINT)]
+
+
+def tls_lines(info, *, implicit: bool = False) -> list[Line]:
+    """The TLS session in a few lines: protocol, cipher, certificate, verification."""
+    how = "implicit TLS" if implicit else "STARTTLS"
+    bits = f" ({info.bits} bits)" if info.bits else ""
+    out = [tls_line(f"TLS started ({how}): {info.version}, cipher {info.cipher}{bits}")]
+    cert = info.cert
+    if cert is not None:
+        out.append(tls_line(f"  subject: {cert.subject}"))
+        out.append(tls_line(f"  issuer:  {cert.issuer}" + ("  (self-signed)" if cert.self_signed else "")))
+        if cert.sans:
+            out.append(tls_line("  names:   " + ", ".join(cert.sans)))
+        days = cert.days_left()
+        expiry = f"expired {-days} days ago" if days < 0 else f"{days} days left"
+        out.append(tls_line(f"  expires: {cert.not_after:%Y-%m-%d %H:%M} UTC ({expiry})"))
+    line = tls_line(f"  {info.verification}") if info.verified else warning_line(info.verification)
+    out.append(line)
+    return out

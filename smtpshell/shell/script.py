@@ -1,0 +1,69 @@
+"""Running lines from -c, -f or standard input, exactly as if typed, with an exit status."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import AsyncIterator
+
+from smtpshell.settings import ExitStatus, Settings
+from smtpshell.shell.core import ScriptError, Shell
+from smtpshell.shell.launch import session_target
+from smtpshell.shell.output import StreamOutput
+
+
+async def script_lines(settings: Settings, stdin=None) -> AsyncIterator[str]:
+    """-c lines, then the -f file; standard input only when neither is given."""
+    for line in settings.commands:
+        yield line
+    if settings.script_file:
+        with open(settings.script_file, "r", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            for line in fh:
+                yield line.rstrip("\r\n") if line.endswith("\n") else line
+    if not settings.commands and not settings.script_file:
+        stdin = stdin or sys.stdin
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, stdin.readline)
+            if not line:
+                break
+            yield line.rstrip("\r\n") if line.endswith("\n") else line
+
+
+async def run_script(shell: Shell, lines: AsyncIterator[str]) -> ExitStatus:
+    """Feed each line to the shell, stop at the first failure, QUIT at the end."""
+    status = ExitStatus.OK
+    try:
+        async for line in lines:
+            await shell.handle(line)
+            if shell.quitting:
+                break
+        if shell.in_data:
+            shell.error("the script ended inside DATA (no lone '.'): the message was NOT sent")
+            status = ExitStatus.USAGE
+    except ScriptError as exc:
+        status = exc.status
+    finally:
+        if shell.connected and not shell.quitting:
+            if shell.in_data:
+                await shell.close_quietly()
+            else:
+                await shell.quit()
+    if status is ExitStatus.OK:
+        if shell.lost_connection:
+            status = ExitStatus.CONNECTION
+        elif shell.uncovered_failure is not None:
+            reply = shell.uncovered_failure
+            shell.error(f"the server refused a command ({reply.code}) and no :expect checked it: exit 4")
+            status = ExitStatus.REFUSED
+    return status
+
+
+async def run_script_main(settings: Settings) -> ExitStatus:
+    output = StreamOutput(sys.stdout, color=settings.use_color(sys.stdout.isatty()), style=settings.style)
+    async with session_target(settings, output) as (settings, target):
+        shell = Shell(settings, output, interactive=False)
+        if not await shell.connect(target) or shell.connection_failed:
+            await shell.close_quietly()
+            return ExitStatus.CONNECTION
+        return await run_script(shell, script_lines(settings))
