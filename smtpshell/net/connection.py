@@ -99,6 +99,7 @@ class Closed:
     mid_reply: bool
     expected: bool
     reason: str
+    explained: bool = False  # a NetError already said why
 
 
 NetEvent = Connected | Sent | SentData | Received | TLSStarted | NetError | Closed
@@ -114,6 +115,9 @@ class _Protocol(asyncio.Protocol):
         self.conn = conn
         self.can_write = asyncio.Event()
         self.can_write.set()
+
+    def connection_made(self, transport) -> None:
+        self.conn._made(transport, self)
 
     def data_received(self, data: bytes) -> None:
         self.conn._feed(data)
@@ -162,6 +166,7 @@ class Connection:
         self._held_starttls: tuple[Command, Reply] | None = None
         self._tls_task: asyncio.Task | None = None
         self._closed_reported = False
+        self._upgrading = False
 
     # ----- time ----------------------------------------------------------
 
@@ -179,6 +184,7 @@ class Connection:
         self.host, self.port, self.implicit_tls = host, port, implicit_tls
         self.session = Session(lmtp=self.lmtp, tls=implicit_tls)
         self._closed_reported = False
+        self._upgrading = False
         ctx = None
         hostname = tlsmod.server_hostname(host, self.tls_options)
         if implicit_tls:
@@ -188,8 +194,12 @@ class Connection:
                 raise ConnectError(str(exc), tls=True) from None
         where = format_hostport(host, port)
         self._t0 = self._loop.time()
+        self._hostname = hostname
+        # Register the greeting's waiter first: it may arrive with the connection.
+        self._sent_at[self.session.greeting] = 0.0
+        self._waiters[self.session.greeting] = self._loop.create_future()
         try:
-            transport, protocol = await asyncio.wait_for(
+            await asyncio.wait_for(
                 self._loop.create_connection(
                     lambda: _Protocol(self),
                     host,
@@ -211,18 +221,18 @@ class Connection:
             raise ConnectError(f"connection refused by {where} (nothing listening?)") from None
         except OSError as exc:
             raise ConnectError(f"cannot connect to {where}: {exc.strerror or exc}") from None
+
+    def _made(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
+        """The socket is up (and for implicit TLS, the handshake done): say so before any data."""
         self._transport, self._protocol = transport, protocol
         peer = transport.get_extra_info("peername")
+        where = format_hostport(self.host, self.port)
         peer_s = format_hostport(peer[0], peer[1]) if peer else where
-        if ctx is not None:
-            self.tls_info = tlsmod.describe_session(
-                transport.get_extra_info("ssl_object"), hostname=hostname, opts=self.tls_options
-            )
-        else:
-            self.tls_info = None
-        self._sent_at[self.session.greeting] = 0.0
-        self._waiters[self.session.greeting] = self._loop.create_future()
-        self.observer(Connected(t=self.now(), host=host, port=port, peer=peer_s, tls=self.tls_info))
+        ssl_object = transport.get_extra_info("ssl_object")
+        self.tls_info = None
+        if ssl_object is not None:
+            self.tls_info = tlsmod.describe_session(ssl_object, hostname=self._hostname, opts=self.tls_options)
+        self.observer(Connected(t=self.now(), host=self.host, port=self.port, peer=peer_s, tls=self.tls_info))
 
     # ----- receiving -----------------------------------------------------
 
@@ -262,7 +272,7 @@ class Connection:
         if command in self.session.pending:
             return  # LMTP: more replies to this command to come
         self._sent_at.pop(command, None)
-        fut = self._waiters.pop(command, None)
+        fut = self._waiters.get(command)  # kept until reply_to collects it
         if fut is not None and not fut.done():
             fut.set_result(event.reply)
 
@@ -271,12 +281,13 @@ class Connection:
             return
         command, reply = self._held_starttls
         self._held_starttls = None
-        fut = self._waiters.pop(command, None)
+        fut = self._waiters.get(command)
         if fut is not None and not fut.done():
             fut.set_result(reply)
 
     async def _upgrade(self) -> None:
         hostname = tlsmod.server_hostname(self.host, self.tls_options)
+        self._upgrading = True
         try:
             ctx = tlsmod.make_context(self.tls_options)
             transport = await asyncio.wait_for(
@@ -300,20 +311,21 @@ class Connection:
             )
             self.observer(TLSStarted(t=self.now(), info=self.tls_info))
         finally:
+            self._upgrading = False
             self._release_starttls()
 
     def _lost(self, exc: Exception | None) -> None:
-        if self._closed_reported:
-            return
+        if self._closed_reported or self._upgrading:
+            return  # a failed handshake is reported by _upgrade, with its reason
         mid = self.session._parser.in_reply if self.session else False
         reason = "the connection was lost" + (f" ({exc})" if exc else "")
         self._report_closed(mid, False, reason)
 
-    def _report_closed(self, mid_reply: bool, expected: bool, reason: str) -> None:
+    def _report_closed(self, mid_reply: bool, expected: bool, reason: str, explained: bool = False) -> None:
         if self._closed_reported:
             return
         self._closed_reported = True
-        self.observer(Closed(t=self.now(), mid_reply=mid_reply, expected=expected, reason=reason))
+        self.observer(Closed(t=self.now(), mid_reply=mid_reply, expected=expected, reason=reason, explained=explained))
         for fut in self._waiters.values():
             if not fut.done():
                 fut.set_exception(ConnectionClosed(reason))
@@ -323,9 +335,10 @@ class Connection:
             self._transport.close()
 
     def _abort(self, reason: str) -> None:
+        """Close at once after a NetError that already said why."""
         if self._transport is not None:
             self._transport.abort()
-        self._report_closed(self.session._parser.in_reply, False, reason)
+        self._report_closed(self.session._parser.in_reply, False, reason, explained=True)
 
     # ----- sending -------------------------------------------------------
 
@@ -397,9 +410,11 @@ class Connection:
                 raise ConnectionClosed("the connection is closed")
             fut = self._waiters[command] = self._loop.create_future()
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), timeout or self.timeout)
+            reply = await asyncio.wait_for(asyncio.shield(fut), timeout or self.timeout)
         except TimeoutError:
             raise ReplyTimeout(f"no reply within {timeout or self.timeout:g} s") from None
+        self._waiters.pop(command, None)
+        return reply
 
     async def command(self, line: str) -> Reply:
         """Send a line and wait for its reply."""

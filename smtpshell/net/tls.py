@@ -173,10 +173,12 @@ def explain_failure(exc: BaseException, *, hostname: str) -> str:
         reason = _VERIFY_REASONS.get(exc.verify_code, exc.verify_message or str(exc))
         if exc.verify_code in (62, 64):
             reason += f" ({hostname})"
-        return (
-            f"certificate verification failed: {reason}; "
-            "use --cafile FILE to trust its issuer, or --insecure to go on without checking"
-        )
+            advice = "connect by a name the certificate has, or --sni NAME, or --insecure to go on without checking"
+        elif exc.verify_code in (9, 10):
+            advice = "check the server's clock and certificate renewal, or --insecure to go on without checking"
+        else:
+            advice = "use --cafile FILE to trust its issuer, or --insecure to go on without checking"
+        return f"certificate verification failed: {reason}; {advice}"
     if isinstance(exc, ssl.SSLError):
         detail = exc.reason or exc.strerror or str(exc)
         return f"TLS handshake failed: {detail}"

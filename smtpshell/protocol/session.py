@@ -441,6 +441,13 @@ def _check_phase(s: Session, verb: str, words, caps) -> str | None:
     return None
 
 
+def _check_mechanism_case(s: Session, verb: str, words: list[str], caps) -> str | None:
+    if verb == "AUTH" and len(words) > 1 and words[1] != words[1].upper():
+        return (f"SASL mechanism names are upper case (RFC 4422): some servers refuse "
+                f"{words[1]!r}; {words[1].upper()!r} works everywhere")
+    return None
+
+
 def _check_advertised(s: Session, verb: str, words: list[str], caps) -> str | None:
     if caps is None or not s.greeted:
         return None
@@ -464,4 +471,4 @@ def _check_advertised(s: Session, verb: str, words: list[str], caps) -> str | No
     return None
 
 
-_CHECKS = (_check_greeting, _check_hello_first, _check_phase, _check_advertised)
+_CHECKS = (_check_greeting, _check_hello_first, _check_phase, _check_mechanism_case, _check_advertised)

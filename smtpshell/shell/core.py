@@ -67,6 +67,7 @@ class Shell:
         self.lost_connection = False  # closed by the server when nobody asked
         self._data: bytearray = bytearray()  # message content not yet written
         self._typed_starttls = False
+        self._typing = False  # the line being sent is on screen already (the REPL's prompt)
         self.listeners: list[Callable[[net.NetEvent], None]] = []  # e.g. a recorder
         from smtpshell.shell.commands import build_registry
 
@@ -130,7 +131,7 @@ class Shell:
     def _on_sent(self, ev: net.Sent) -> None:
         for text in ev.outgoing.warnings:
             self.warn(text)
-        if self.view.echo_client and ev.outgoing.command is not None:
+        if (self.view.echo_client or not self._typing) and ev.outgoing.command is not None:
             self.emit(display.client_line(ev.outgoing.command, self.view, tls=self._tls, t=self._t(ev.t)))
 
     def _on_sent_data(self, ev: net.SentData) -> None:
@@ -168,7 +169,9 @@ class Shell:
             self.note("connection closed")
             return
         self.lost_connection = True
-        if ev.mid_reply:
+        if ev.explained:
+            self.note(f"connection closed ({ev.reason})")
+        elif ev.mid_reply:
             self.error("the server closed the connection in the middle of a reply")
         else:
             self.error(ev.reason)
@@ -297,20 +300,23 @@ class Shell:
             return
         if not line and not self.awaiting_sasl:
             return
-        await self.send_command(line)
+        await self.send_command(line, typed=True)
 
-    async def send_command(self, line: str) -> Reply | None:
+    async def send_command(self, line: str, *, typed: bool = False) -> Reply | None:
         """Send one SMTP line as typed and wait for its reply (None if none came)."""
         if not self.connected:
             self.error("not connected: :reconnect, or :connect HOST [PORT]")
             raise_if_script(self, "not connected", ExitStatus.CONNECTION)
             return None
         self._typed_starttls = line.strip().upper() == "STARTTLS"
+        self._typing = typed
         try:
             out = self.conn.send_line(line)
         except LocalProtocolError as exc:
             self.error(str(exc))
             return None
+        finally:
+            self._typing = False
         return await self.wait_reply(out.command)
 
     async def wait_reply(self, command: Command | None) -> Reply | None:

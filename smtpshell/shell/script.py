@@ -63,7 +63,12 @@ async def run_script_main(settings: Settings) -> ExitStatus:
     output = StreamOutput(sys.stdout, color=settings.use_color(sys.stdout.isatty()), style=settings.style)
     async with session_target(settings, output) as (settings, target):
         shell = Shell(settings, output, interactive=False)
-        if not await shell.connect(target) or shell.connection_failed:
+        try:
+            connected = await shell.connect(target)
+        except ScriptError as exc:  # --starttls failed on the way in
+            await shell.close_quietly()
+            return exc.status
+        if not connected or shell.connection_failed:
             await shell.close_quietly()
             return ExitStatus.CONNECTION
         return await run_script(shell, script_lines(settings))
