@@ -1,0 +1,151 @@
+"""`smtpshell HOST -c ...` as a user runs it: a real process, a real aiosmtpd, exit statuses."""
+
+import asyncio
+import os
+import socket
+import sys
+
+import pytest
+
+
+async def run(*args, stdin: bytes | None = None, env=None, tmp_path=None):
+    environ = dict(os.environ)
+    environ.pop("NO_COLOR", None)
+    if tmp_path is not None:
+        environ["XDG_STATE_HOME"] = str(tmp_path / "state")
+        environ["HOME"] = str(tmp_path)
+    environ.update(env or {})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "smtpshell", *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=environ,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin or b""), 30)
+    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+async def test_script_success_exits_0_and_sends_quit(smtpd, tmp_path):
+    code, out, err = await run("127.0.0.1", str(smtpd.port), "-c", "EHLO me", "-c", ":expect 250", tmp_path=tmp_path)
+    assert code == 0, out + err
+    assert "250-smtp.test" in out
+    assert "QUIT" in out and "221" in out  # QUIT sent for the script
+    assert "\x1b[" not in out  # not a terminal: no colour
+
+
+async def test_whole_transaction_from_stdin(smtpd, tmp_path):
+    script = (
+        "EHLO me\nMAIL FROM:<a@example.test>\nRCPT TO:<b@example.test>\nDATA\n"
+        "Subject: piped\n\n.leading dot\n250 not a reply, a body line\n.\n:expect 250\nQUIT\n"
+    ).encode()
+    code, out, err = await run("127.0.0.1", str(smtpd.port), stdin=script, tmp_path=tmp_path)
+    assert code == 0, out + err
+    assert smtpd.messages[0].content == b"Subject: piped\r\n\r\n.leading dot\r\n250 not a reply, a body line\r\n"
+
+
+async def test_script_file(smtpd, tmp_path):
+    script = tmp_path / "session.smtp"
+    script.write_text("EHLO me\r\nNOOP\r\n:expect 250\r\n")  # CRLF line endings in the file are fine
+    code, out, err = await run(f"127.0.0.1:{smtpd.port}", "-f", str(script), tmp_path=tmp_path)
+    assert code == 0, out + err
+    assert "NOOP" in out
+
+
+async def test_failed_expect_exits_1_and_stops(smtpd, tmp_path):
+    code, out, err = await run("127.0.0.1", str(smtpd.port), "-c", "EHLO me", "-c", ":expect 5xx",
+                               "-c", "NOOP", tmp_path=tmp_path)
+    assert code == 1
+    assert "expected 5xx, got 250" in out
+    assert "NOOP" not in out  # the script stopped there
+    assert "221" in out  # but still said goodbye
+
+
+async def test_unexpected_refusal_exits_4(smtpd, tmp_path):
+    code, out, err = await run("127.0.0.1", str(smtpd.port), "-c", "RCPT TO:<x@example.test>", tmp_path=tmp_path)
+    assert code == 4
+    assert "503" in out and "no :expect checked it" in out
+
+
+async def test_expected_refusal_exits_0(smtpd, tmp_path):
+    code, out, err = await run("127.0.0.1", str(smtpd.port), "-c", "RCPT TO:<x@example.test>", "-c", ":expect 5xx",
+                               tmp_path=tmp_path)
+    assert code == 0, out
+
+
+async def test_connection_refused_exits_3(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, out, err = await run("127.0.0.1", str(port), "-c", "NOOP", tmp_path=tmp_path)
+    assert code == 3
+    assert f"connection refused by 127.0.0.1:{port}" in out
+
+
+async def test_untrusted_certificate_exits_3(smtpd, tmp_path):
+    code, out, err = await run("127.0.0.1", str(smtpd.port), "--starttls", "-c", "NOOP", tmp_path=tmp_path)
+    assert code == 3
+    assert "certificate verification failed: unknown issuer" in out
+    assert "Traceback" not in out + err
+
+
+async def test_starttls_option_with_cafile(smtpd, cafile, tmp_path):
+    code, out, err = await run("127.0.0.1", str(smtpd.port), "--starttls", "--cafile", cafile,
+                               "-c", ":expect 250", tmp_path=tmp_path)
+    assert code == 0, out + err
+    assert "TLS started (STARTTLS)" in out and "verified" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bogus"], "unrecognized arguments"),
+    ([], "give a HOST"),
+    (["host", "99999"], "bad port"),
+    (["host", "--timeout=-1"], "must be more than 0"),
+    (["host", "-f", "/nonexistent/script"], "cannot read script"),
+    (["host", "--style", "nosuchstyle"], "no pygments style"),
+])
+async def test_usage_errors_exit_2(args, message, tmp_path):
+    code, out, err = await run(*args, tmp_path=tmp_path)
+    assert code == 2
+    assert message in err
+
+
+async def test_help_lists_exit_statuses(tmp_path):
+    code, out, err = await run("--help", tmp_path=tmp_path)
+    assert code == 0
+    for line in ("0    success", "1    an :expect", "2    usage error", "3    connection or TLS failure"):
+        assert line in out
+
+
+async def test_color_always_colours_reply_classes_differently(smtpd, tmp_path):
+    code, out, err = await run("127.0.0.1", str(smtpd.port), "--color", "always", "-c", "NOOP",
+                               "-c", "RCPT TO:<x@example.test>", "-c", ":expect 503", tmp_path=tmp_path)
+    assert code == 0
+    assert "\x1b[1;32m250" in out  # 2xx green
+    assert "\x1b[1;31m503" in out  # 5xx red
+
+
+async def test_no_color_env_is_honoured_with_color_auto(smtpd, tmp_path):
+    code, out, err = await run("127.0.0.1", str(smtpd.port), "-c", "NOOP", env={"NO_COLOR": "1"}, tmp_path=tmp_path)
+    assert "\x1b[" not in out
+
+
+async def test_script_path_does_not_import_prompt_toolkit(smtpd):
+    code = (
+        "import sys\n"
+        "from smtpshell.cli import main\n"
+        f"status = main(['127.0.0.1', '{smtpd.port}', '-c', 'NOOP'])\n"
+        "assert status == 0, status\n"
+        "loaded = [m for m in sys.modules if m.startswith(('prompt_toolkit', 'aiosmtpd', 'cryptography'))]\n"
+        "print('LOADED', loaded)\n"
+    )
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE,
+                                                stdin=asyncio.subprocess.DEVNULL)
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    assert "LOADED []" in out.decode()
+
+
+async def test_explain_subcommand(tmp_path):
+    code, out, err = await run("explain", "554 5.7.1 Relay access denied", tmp_path=tmp_path)
+    assert code == 0
+    assert "554: transaction failed" in out
+    assert "5.7.1: delivery not authorized" in out
