@@ -16,6 +16,8 @@ import sys
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.input.typeahead import get_typeahead, store_typeahead
+from prompt_toolkit.keys import Keys
 from prompt_toolkit.lexers import DynamicLexer, PygmentsLexer
 from prompt_toolkit.output import ColorDepth
 from prompt_toolkit.patch_stdout import patch_stdout
@@ -73,12 +75,11 @@ class ShellCompleter(Completer):
             yield Completion(item, start_position=-len(word) if " " in text else -len(text))
 
 
-def _lexer():
-    try:
-        from smtpshell.highlight.lexer import SmtpLexer
-    except ImportError:  # pragma: no cover - the lexer ships with the package
-        return None
-    return PygmentsLexer(SmtpLexer)
+def _lexers():
+    """The input lexers: commands, and message content after 354."""
+    from smtpshell.highlight.lexer import SmtpDataLexer, SmtpLexer
+
+    return PygmentsLexer(SmtpLexer), PygmentsLexer(SmtpDataLexer)
 
 
 def build_prompt_session(shell: Shell, settings: Settings) -> PromptSession:
@@ -89,11 +90,13 @@ def build_prompt_session(shell: Shell, settings: Settings) -> PromptSession:
         )
     else:
         history = InMemoryHistory()
-    input_lexer = _lexer()
+    command_lexer, data_lexer = _lexers()
     color_depth = None if settings.use_color(True) else ColorDepth.DEPTH_1_BIT
     return PromptSession(
         history=history,
-        lexer=DynamicLexer(lambda: None if shell.in_data or shell.awaiting_sasl else input_lexer),
+        lexer=DynamicLexer(
+            lambda: data_lexer if shell.in_data else None if shell.awaiting_sasl else command_lexer
+        ),
         completer=ShellCompleter(shell),
         complete_while_typing=False,
         style=merge_styles([style_from_pygments_cls(style_for(shell.style_name)), Style.from_dict(UI_STYLE)]),
@@ -110,50 +113,88 @@ def prompt_message(shell: Shell):
     return [(cls, f"{name}> ")]
 
 
-async def interruptible(shell: Shell, coro) -> None:
-    """Run ``coro``; Ctrl-C (SIGINT, the terminal being in cooked mode) cancels it."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(coro)
+class Interrupter:
+    """Ctrl-C while the shell works (connecting, waiting for a reply, sending a file).
 
-    def cancel() -> None:
-        if not task.done():
-            task.cancel()
+    The terminal stays raw and keys are read here, so Ctrl-C is a key, never a
+    race with the terminal mode: it cancels the work. Other keys typed
+    meanwhile are kept as typeahead for the next prompt. SIGINT (``kill -INT``)
+    does the same.
+    """
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, cancel)
-    except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Unix
-        pass
-    try:
-        await task
-    except asyncio.CancelledError:
-        if task.cancelled() and not asyncio.current_task().cancelling():
-            shell.note("^C: cancelled (a reply still on its way will be shown when it comes)")
-        else:
-            raise
-    finally:
+    def __init__(self, shell: Shell, terminal_input) -> None:
+        self.shell = shell
+        self.input = terminal_input
+        self.task: asyncio.Future | None = None
+
+    def __enter__(self) -> "Interrupter":
         try:
-            loop.remove_signal_handler(signal.SIGINT)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self._cancel)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Unix
+            pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
         except (NotImplementedError, RuntimeError):  # pragma: no cover
             pass
+
+    def _cancel(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def _keys_ready(self) -> None:
+        self._take_keys(self.input.read_keys())
+
+    def _take_keys(self, presses) -> None:
+        kept = []
+        for press in presses:
+            if press.key == Keys.ControlC:
+                self._cancel()
+                kept.clear()  # what was typed before Ctrl-C is cancelled with it
+            else:
+                kept.append(press)
+        if kept:
+            store_typeahead(self.input, kept)
+
+    async def run(self, coro) -> None:
+        """Run ``coro``; Ctrl-C cancels it and says so."""
+        self.task = task = asyncio.ensure_future(coro)
+        # Keys the prompt read but did not use (typed right after Enter) count too,
+        # after the task's first step: Enter sent the line before Ctrl-C was pressed.
+        asyncio.get_running_loop().call_soon(self._take_keys, get_typeahead(self.input))
+        try:
+            with self.input.raw_mode(), self.input.attach(self._keys_ready):
+                await task
+        except asyncio.CancelledError:
+            if task.cancelled() and not asyncio.current_task().cancelling():
+                self.shell.note("^C: cancelled (a reply still on its way will be shown when it comes)")
+            else:
+                raise
+        finally:
+            self.task = None
 
 
 async def run_repl(shell: Shell, target, settings: Settings) -> ExitStatus:
     session = build_prompt_session(shell, settings)
-    await interruptible(shell, shell.connect(target))
-    while True:
-        try:
-            text = await session.prompt_async(lambda: prompt_message(shell))
-        except KeyboardInterrupt:
-            continue  # Ctrl-C: the line is dropped, nothing is sent
-        except EOFError:
-            if shell.in_data:
-                await interruptible(shell, shell.end_data())
-                continue
-            await interruptible(shell, shell.quit())
-            break
-        await interruptible(shell, shell.handle(text))
-        if shell.quitting:
-            break
+    with Interrupter(shell, session.input) as interrupter:
+        await interrupter.run(shell.connect(target))
+        while True:
+            try:
+                # handle_sigint=False: prompt_toolkit would remove the session's SIGINT handler.
+                text = await session.prompt_async(lambda: prompt_message(shell), handle_sigint=False)
+            except KeyboardInterrupt:
+                continue  # Ctrl-C: the line is dropped, nothing is sent
+            except EOFError:
+                if shell.in_data:
+                    await interrupter.run(shell.end_data())
+                    continue
+                await interrupter.run(shell.quit())
+                break
+            await interrupter.run(shell.handle(text))
+            if shell.quitting:
+                break
     return ExitStatus.OK
 
 

@@ -308,7 +308,7 @@ class Shell:
             self.error("not connected: :reconnect, or :connect HOST [PORT]")
             raise_if_script(self, "not connected", ExitStatus.CONNECTION)
             return None
-        self._typed_starttls = line.strip().upper() == "STARTTLS"
+        self._typed_starttls = typed and line.strip().upper() == "STARTTLS"
         self._typing = typed
         try:
             out = self.conn.send_line(line)

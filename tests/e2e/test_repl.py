@@ -1,0 +1,149 @@
+"""The real REPL in a pseudo-terminal, as a person uses it."""
+
+import re
+import socket
+import threading
+
+import pexpect
+import pytest
+
+GREEN_250 = re.compile(rb"\x1b\[[0-9;]*32m250")  # 2xx: green
+RED_5XX = re.compile(rb"\x1b\[[0-9;]*31m5\d\d")  # 5xx: red
+
+
+def test_demo_colours_replies_by_class_and_does_data(terminal, tmp_path):
+    t = terminal("--demo")
+    t.expect_exact("practice server")
+    t.prompt()
+    t.type("EHLO laptop")
+    t.expect(GREEN_250)
+    t.expect_exact("HELP")
+    t.prompt()
+    t.type("RCPT TO:<bob@example.com>")  # before MAIL: warned, sent, refused
+    t.expect_exact("RCPT before an accepted MAIL FROM")
+    t.expect(RED_5XX)
+    t.prompt()
+    t.type("MAIL FROM:<alice@example.com>")
+    t.expect(GREEN_250)
+    t.prompt()
+    t.type("RCPT TO:<bob@example.com>")
+    t.expect(GREEN_250)
+    t.prompt()
+    t.type("DATA")
+    t.expect_exact("354")
+    t.prompt("data")
+    t.type("Subject: from the terminal")
+    t.prompt("data")
+    t.type("")
+    t.prompt("data")
+    t.type(".a line with a leading dot")
+    t.prompt("data")
+    t.type(".")
+    t.expect(GREEN_250)
+    t.prompt("smtp")
+    t.child.sendcontrol("d")  # Ctrl-D at an empty prompt: QUIT, 221, exit 0
+    t.expect_exact("221")
+    t.child.expect(pexpect.EOF)
+    t.child.close()
+    assert t.child.exitstatus == 0
+
+
+def test_message_typed_in_data_mode_is_stored_unstuffed(terminal, tmp_path):
+    maildir = tmp_path / "mail"
+    server = terminal("serve", "--port", "0", "--maildir", str(maildir))
+    server.expect(rb"Listening on\s+127\.0\.0\.1:(\d+)")
+    port = server.child.match.group(1).decode()
+    server.expect(rb"Certificate\s+(\S+)")
+    cafile = server.child.match.group(1).decode()
+    t = terminal("127.0.0.1", port, "--cafile", cafile)
+    t.prompt()
+    for line in ("EHLO laptop", "STARTTLS"):
+        t.type(line)
+        t.expect_exact("220" if line == "STARTTLS" else "HELP")
+        t.prompt()
+    t.expect_exact  # noqa: B018 - keep the flow readable
+    for line in ("EHLO laptop", "MAIL FROM:<alice@example.com>", "RCPT TO:<bob@example.com>"):
+        t.type(line)
+        t.expect(GREEN_250)
+        t.prompt()
+    t.type("DATA")
+    t.prompt("data")
+    for line in ("Subject: dots", "", ".hidden", "..double", "end"):
+        t.type(line)
+        t.prompt("data")
+    t.type(".")
+    t.expect(GREEN_250)
+    t.prompt()
+    t.type(":quit")
+    t.child.expect(pexpect.EOF)
+    stored = [p.read_bytes() for p in (maildir / "new").iterdir()]
+    assert len(stored) == 1
+    assert b"\n.hidden\n..double\nend\n" in stored[0].replace(b"\r\n", b"\n")
+
+
+def test_ctrl_c_cancels_a_wait_and_the_line_being_typed(terminal, tmp_path):
+    # A server that greets and then never answers.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    got = []
+    done = threading.Event()
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"220 silent.example ESMTP\r\n")
+            while chunk := conn.recv(4096):
+                got.append(chunk)
+        done.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        t = terminal("127.0.0.1", str(port), "--timeout", "60")
+        t.prompt()
+        t.type("NOOP")
+        t.child.sendcontrol("c")  # cancel the wait, even when pressed at once
+        t.expect_exact("^C: cancelled")
+        t.prompt()
+        t.child.send("MAIL FROM:<half-typed@example.com>")
+        t.child.sendcontrol("c")  # cancel the line: nothing sent
+        t.prompt()
+        t.type(":close")
+        t.prompt()
+        assert t.child.isalive()  # Ctrl-C never ends the program
+        t.type(":quit")
+        t.child.expect(pexpect.EOF)
+        assert done.wait(10)
+        sent = b"".join(got)
+        assert sent.startswith(b"NOOP\r\n")
+        assert b"half-typed" not in sent
+    finally:
+        listener.close()
+
+
+def test_toolbar_shows_the_session_state(terminal):
+    t = terminal("--demo", answer_cpr=True)
+    t.prompt()
+    t.expect_exact("plain text")
+    t.type(":starttls")
+    t.expect_exact("TLS started")
+    t.prompt()
+    t.expect(rb"STARTTLS TLSv1\.[23]")
+    t.type(":quit")
+    t.child.expect(pexpect.EOF)
+
+
+def test_history_is_kept_but_never_holds_credentials(terminal, tmp_path):
+    t = terminal("--demo")
+    t.prompt()
+    t.type("EHLO laptop")
+    t.expect_exact("HELP")
+    t.prompt()
+    t.type("AUTH PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=")
+    t.expect_exact("235")
+    t.prompt()
+    t.type(":quit")
+    t.child.expect(pexpect.EOF)
+    history = (tmp_path / "state" / "smtpshell" / "history").read_text()
+    assert "EHLO laptop" in history
+    assert "AGFsaWNlAHdvbmRlcmxhbmQ" not in history and "wonderland" not in history
