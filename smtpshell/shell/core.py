@@ -167,6 +167,8 @@ class Shell:
         self._data.clear()
         if ev.expected or self.quitting:
             self.note("connection closed")
+            if self.interactive and not self.quitting:
+                self.emit(display.hint_line(":reconnect to connect again, :quit or Ctrl-D to leave"))
             return
         self.lost_connection = True
         if ev.explained:
@@ -176,7 +178,7 @@ class Shell:
         else:
             self.error(ev.reason)
         if self.interactive:
-            self.emit(display.hint_line(":reconnect to connect again, :quit to leave"))
+            self.emit(display.hint_line(":reconnect to connect again, :quit or Ctrl-D to leave"))
 
     @property
     def _tls(self) -> bool:
