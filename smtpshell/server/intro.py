@@ -1,0 +1,88 @@
+"""The practice server explains itself at start: where it is, who can log in, what to type."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from collections.abc import Sequence
+from pathlib import Path
+
+from smtpshell.server.users import DemoUser
+
+# Where a client on this computer connects when the server listens on every address.
+_CONNECT_FOR_WILDCARD = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def format_intro(
+    *,
+    host: str,
+    port: int,
+    users: Sequence[DemoUser],
+    maildir: Path,
+    cafile: Path,
+    cert_names: Sequence[str],
+    valid_days: int,
+    auth_require_tls: bool,
+) -> str:
+    """The plain-text introduction printed by ``smtpshell serve`` and shown by ``--demo``."""
+    listen = host_port(host, port)
+    reach = "this computer only" if _is_loopback(host) else "the network"
+    auth_rule = "AUTH only after STARTTLS" if auth_require_tls else "AUTH allowed without TLS"
+    user_lines = [f"{user.name} / {user.password}" for user in users] or ["(none: every AUTH fails)"]
+    connect = _CONNECT_FOR_WILDCARD.get(host, host)
+
+    lines = [
+        "smtpshell practice server: a real SMTP server to try things on.",
+        "",
+        f"  Listening on  {listen}  (reachable from {reach})",
+        f"                STARTTLS offered; {auth_rule}",
+        "                mail to any address is accepted",
+        f"  Demo users    {user_lines[0]}",
+        *(f"                {line}" for line in user_lines[1:]),
+        f"  Mail kept in  {maildir}  (one file per message in new/)",
+        f"  Certificate   {cafile}",
+        f"                self-signed for {', '.join(cert_names)}; valid {valid_days} days",
+        "",
+        "Connect from another terminal:",
+        f"  smtpshell {connect} {port} --cafile {cafile}",
+        "",
+        "Then type, one line at a time:",
+        "  EHLO laptop",
+        "  STARTTLS                        (then EHLO laptop again)",
+        *_auth_lines(users),
+        "  MAIL FROM:<alice@example.com>",
+        "  RCPT TO:<bob@example.com>",
+        "  DATA",
+        "  Subject: Hello",
+        "                                  (an empty line ends the headers)",
+        "  Hi Bob!",
+        "  .                               (a lone dot ends the message)",
+        "  QUIT",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def host_port(host: str, port: int) -> str:
+    """``127.0.0.1:2525``, or ``[::1]:2525`` for an IPv6 address."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _auth_lines(users: Sequence[DemoUser]) -> list[str]:
+    if not users:
+        return []
+    user = users[0]
+    token = base64.b64encode(f"\0{user.name}\0{user.password}".encode()).decode()
+    return [
+        f"  AUTH PLAIN {token}",
+        f"                                  (that is base64 of \\0{user.name}\\0{user.password}:"
+        f" :b64 \\0{user.name}\\0{user.password} makes it)",
+    ]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
