@@ -388,12 +388,15 @@ class Connection:
         await self.write_data(data)
         return out
 
-    def end_data(self) -> Outgoing:
+    def end_data(self, content: bytes = b"") -> Outgoing:
+        """The end of the message, in one write with ``content`` (the last of it, already stuffed)."""
         transport = self._check_open()
         out = self.session.end_data()
         self._expect(out)
+        if content:
+            self.observer(SentData(t=self.now(), data=content))
         self.observer(Sent(t=self.now(), outgoing=out))
-        transport.write(out.data)
+        transport.write(content + out.data)
         return out
 
     async def reply_to(self, command: Command | None, *, timeout: float | None = None) -> Reply:

@@ -336,7 +336,7 @@ class Shell:
     async def data_line(self, line: str) -> None:
         """One line of message content; a lone '.' ends the message."""
         if line == ".":
-            await self.end_data()
+            await self.end_data(typed=True)
             return
         raw = line.encode("utf-8", "surrogateescape")
         self._data += self.session.send_data_line(raw)
@@ -354,18 +354,22 @@ class Shell:
             except net.NotConnected:
                 pass
 
-    async def end_data(self) -> Reply | None:
+    async def end_data(self, *, typed: bool = False) -> Reply | None:
         """Send what is buffered and the lone dot (one write when small), wait for the reply."""
         if not self.connected:
             self.error("not connected: the message was not sent")
             return None
-        await self._flush_data()
+        content = bytes(self._data)
+        self._data.clear()
+        self._typing = typed
         try:
-            out = self.conn.end_data()
+            out = self.conn.end_data(content)
         except net.NotConnected:
             self.error("the connection closed: the message was not accepted")
             raise_if_script(self, "connection closed during DATA", ExitStatus.CONNECTION)
             return None
+        finally:
+            self._typing = False
         reply = await self.wait_reply(out.command)
         if reply is None and not self.connected:
             self.error("the connection closed before the server accepted the message: it was NOT sent")
