@@ -121,7 +121,7 @@ def parse_target(host: str, port: str | None = None) -> tuple[str, int | None]:
         raise ValueError("no host given")
     if port is None:
         return host, None
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ValueError(f"bad port {port!r}: a number from 1 to 65535")
     return host, int(port)
 

@@ -74,18 +74,20 @@ def explain_keyword(keyword: str, params: tuple[str, ...] = ()) -> str | None:
 
 def human_size(n: int) -> str:
     """10240000 -> "10 MB" (decimal units, as servers mean them)."""
-    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if n >= scale:
-            value = n / scale
-            return f"{value:.3g} {unit}"
-    return f"{n} bytes"
+    units = (("bytes", 1), ("kB", 10**3), ("MB", 10**6), ("GB", 10**9), ("TB", 10**12))
+    for index, (unit, scale) in enumerate(units):
+        value = n / scale
+        shown = f"{value:.0f}" if value >= 10 or scale == 1 else f"{value:.1f}".removesuffix(".0")
+        if float(shown) < 1000 or index == len(units) - 1:
+            return f"{shown} {unit}"
+    raise AssertionError("unreachable")
 
 
 def decode_b64(text: str) -> bytes | None:
     """Strict base64 decoding; None when ``text`` is not base64."""
     text = text.strip()
     if not text or text == "=":
-        return b"" if text == "=" else None
+        return b""  # an empty challenge or response (RFC 4954: "=" in an initial response)
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

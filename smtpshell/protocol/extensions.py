@@ -29,7 +29,7 @@ class Capabilities:
 
     @property
     def auth_mechanisms(self) -> tuple[str, ...]:
-        return tuple(m.upper() for m in self.params("AUTH"))
+        return tuple(dict.fromkeys(m.upper() for m in self.params("AUTH")))
 
     @property
     def size_limit(self) -> int | None:
@@ -53,8 +53,8 @@ def parse_ehlo(reply: Reply) -> Capabilities:
             params = [keyword[5:], *params]
             keyword = "AUTH"
         if keyword in keywords:
-            merged = keywords[keyword] + tuple(p for p in params if p not in keywords[keyword])
-            keywords[keyword] = merged
+            seen = {p.upper() for p in keywords[keyword]}
+            keywords[keyword] += tuple(p for p in params if p.upper() not in seen)
         else:
             keywords[keyword] = tuple(params)
     return Capabilities(

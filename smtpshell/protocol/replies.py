@@ -48,6 +48,7 @@ class ReplyLine:
     code: int | None
     continued: bool  # True for "250-..." lines
     text: str  # what follows "CODE-" / "CODE ", decoded (surrogateescape)
+    fragment: bool = False  # the rest of a line split for length: no code of its own
 
     @property
     def wire(self) -> bytes:
@@ -103,7 +104,8 @@ def _line_problems(raw: bytes) -> list[str]:
         raw.decode("utf-8")
     except UnicodeDecodeError:
         problems.append(BAD_UTF8)
-    if any(b < 0x20 and b != 0x09 or b == 0x7F for b in raw):
+    text = raw.decode("utf-8", "surrogateescape")
+    if any(c < " " and c != "\t" or "\x7f" <= c <= "\x9f" for c in text):
         problems.append(CONTROL)
     return problems
 
@@ -162,7 +164,7 @@ class ReplyParser:
         if not data:
             self.closed = True
             if self._buf:
-                self._take_line(bytes(self._buf), b"", replies)
+                self._take_split(bytes(self._buf), b"", replies)
                 self._buf.clear()
             if self._lines:
                 self._problems.append(CLOSED_MID_REPLY)
@@ -179,15 +181,24 @@ class ReplyParser:
                 raw, ending = bytes(buf[start:nl - 1]), b"\r\n"
             else:
                 raw, ending = bytes(buf[start:nl]), b"\n"
-            self._take_line(raw, ending, replies)
+            self._take_split(raw, ending, replies)
             start = nl + 1
         del buf[:start]
-        while len(buf) > self._max_line:
+        # Keep one byte of room for a CR whose LF has not arrived yet.
+        while len(buf) > self._max_line + 1:
             raw = bytes(buf[: self._max_line])
             del buf[: self._max_line]
             self._problems.append(TOO_LONG.format(limit=self._max_line))
             self._take_line(raw, b"", replies, partial=True)
         return replies
+
+    def _take_split(self, raw: bytes, ending: bytes, out: list[Reply]) -> None:
+        """A whole line, in pieces of at most max_line, as if it had arrived that way."""
+        while len(raw) > self._max_line:
+            self._problems.append(TOO_LONG.format(limit=self._max_line))
+            self._take_line(raw[: self._max_line], b"", out, partial=True)
+            raw = raw[self._max_line:]
+        self._take_line(raw, ending, out)
 
     def _take_line(self, raw: bytes, ending: bytes, out: list[Reply], partial: bool = False) -> None:
         head = self._long_head
@@ -195,7 +206,7 @@ class ReplyParser:
             # The rest of a line that was split for length: same code, same role.
             line = ReplyLine(
                 raw=raw, ending=ending, code=head.code, continued=head.continued,
-                text=raw.decode("utf-8", "surrogateescape"),
+                text=raw.decode("utf-8", "surrogateescape"), fragment=True,
             )
         else:
             line = parse_line(raw, ending)

@@ -464,10 +464,11 @@ def _check_advertised(s: Session, verb: str, words: list[str], caps) -> str | No
     params = {"MAIL": _MAIL_PARAMS, "RCPT": _RCPT_PARAMS}.get(verb)
     if params:
         for word in words[2:]:
-            name = word.split("=", 1)[0].upper()
+            name, eq, _ = word.partition("=")
+            name = name.upper()
             ext = params.get(name)
             if ext and ext not in caps:
-                return f"{name}= needs {ext}, which the server did not advertise"
+                return f"{name}{eq} needs {ext}, which the server did not advertise"
     return None
 
 

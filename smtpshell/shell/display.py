@@ -8,6 +8,7 @@ the same way; tests look at them directly.
 from __future__ import annotations
 
 import enum
+import unicodedata
 from dataclasses import dataclass
 
 from smtpshell.highlight import tokens as tok
@@ -45,6 +46,10 @@ def client_mark(view: View, tls: bool) -> str:
 
 # ----- bytes made visible -------------------------------------------------
 
+# Format characters (bidi overrides, zero-width) and line/paragraph separators
+# can reorder or hide what is shown: drawn as \uXXXX like the C1 controls.
+_HIDDEN_CATEGORIES = {"Cf", "Zl", "Zp", "Cc", "Co", "Cn"}
+
 _PICTURES = {0x0D: "␍", 0x0A: "␊", 0x00: "␀", 0x1B: "␛", 0x7F: "␡"}
 
 
@@ -60,7 +65,9 @@ def visible(text: str, token) -> Line:
     plain_start = 0
     for i, ch in enumerate(text):
         o = ord(ch)
-        if 0x20 <= o < 0x7F or ch == "\t" or (o > 0x9F and not 0xDC80 <= o <= 0xDCFF and o not in (0x2028, 0x2029)):
+        if 0x20 <= o < 0x7F or ch == "\t":
+            continue
+        if o > 0x9F and not 0xDC80 <= o <= 0xDCFF and unicodedata.category(ch) not in _HIDDEN_CATEGORIES:
             continue
         if plain_start < i:
             out.append((token, text[plain_start:i]))
@@ -111,7 +118,9 @@ def reply_lines(
         frags: Line = [*_prefix(view, t if index == 0 else None)]
         if mark:
             frags.append((tok.MARK, mark))
-        if line.code is not None:
+        if line.fragment:  # the rest of a line the parser split for length
+            frags.extend(visible(line.text, text_token))
+        elif line.code is not None:
             head = line.raw[:4].decode("ascii", "replace")
             frags.append((tok.code_token(line.code) if line.code == reply.code else tok.CODE_OTHER, head[:3]))
             if len(head) > 3:
@@ -124,10 +133,13 @@ def reply_lines(
         if view.hints and is_ehlo and index > 0:
             words = line.text.split()
             if words:
-                meaning = codes.explain_keyword(words[0].split("=")[0], tuple(words[1:]))
+                keyword, eq, first = words[0].partition("=")  # "AUTH=PLAIN LOGIN", the old form
+                params = ([first] if eq and first else []) + words[1:]
+                meaning = codes.explain_keyword(keyword, tuple(params))
                 if meaning:
                     pad = max(1, 28 - len(line.text))
-                    frags.append((tok.HINT, " " * pad + "↳ " + meaning))
+                    frags.append((tok.HINT, " " * pad + "↳ "))
+                    frags.extend(visible(meaning, tok.HINT))
         out.append(frags)
     if latency is not None and view.timestamps and out:
         out[-1].append((tok.TIME, f"  ({latency * 1000:.1f} ms)"))
@@ -186,7 +198,7 @@ def client_line(command: Command, view: View, *, tls: bool = False, t: float | N
         frags.append((tok.SECRET, shown))
         return frags
     verb, sep, rest = shown.partition(" ")
-    frags.append((tok.VERB, verb))
+    frags.extend(visible(verb, tok.VERB))
     if sep:
         frags.append((tok.PLAIN, sep))
         for word_frag in _argument_fragments(rest):
