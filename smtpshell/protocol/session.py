@@ -222,7 +222,10 @@ class Session:
             command = Command(line=line, verb="SASL", secret=True)
             self._note_sasl_response(line)
             self._sasl = False  # until the next 334
-            return self._queue(command, ())
+            warnings = ()
+            if line.strip() != "*" and _b64_or_none(line) is None:
+                warnings = ("that is not base64: a SASL answer must be base64 (:b64 TEXT encodes); * cancels",)
+            return self._queue(command, warnings)
         words = line.split()
         verb = words[0].upper() if words else ""
         secret = verb == "AUTH" and len(words) > 2
@@ -263,9 +266,8 @@ class Session:
 
     def _note_sasl_response(self, b64: str, initial: bool = False) -> None:
         """Remember who is authenticating, from PLAIN's authcid or LOGIN's first answer."""
-        try:
-            decoded = base64.b64decode(b64, validate=True)
-        except (binascii.Error, ValueError):
+        decoded = _b64_or_none(b64)
+        if decoded is None:
             return
         mech = self._sasl_mech
         if mech == "PLAIN":
@@ -289,6 +291,16 @@ class Session:
             yield f"line is {len(encoded) + 2} bytes; RFC 5321 allows {MAX_COMMAND_LINE} for a command"
         if not command.line.isascii() and not (caps and "SMTPUTF8" in caps):
             yield "non-ASCII in a command, and the server did not advertise SMTPUTF8"
+
+
+def _b64_or_none(text: str) -> bytes | None:
+    text = text.strip()
+    if text == "=":
+        return b""
+    try:
+        return base64.b64decode(text, validate=True) if text else b""
+    except (binascii.Error, ValueError):
+        return None
 
 
 # ----- what each reply does to the session (verb -> handler) ------------

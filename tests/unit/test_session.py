@@ -538,7 +538,8 @@ def test_sasl_response_is_not_checked_as_a_command():
     exchange(session, "AUTH LOGIN", b"334 VXNlcm5hbWU6\r\n")
     out = session.send_line("MAIL FROM:<x@example.com>")
     assert out.command.verb == "SASL"
-    assert out.warnings == ()
+    # no command checks (MAIL before EHLO, ...): only that it is not base64
+    assert len(out.warnings) == 1 and "not base64" in out.warnings[0]
 
 
 @pytest.mark.parametrize(
@@ -719,3 +720,18 @@ def test_smtp_gives_one_reply_for_all_recipients():
     quit_ = session.send_line("QUIT").command
     events = feed(session, b"250 queued\r\n221 bye\r\n")
     assert [e.command for e in events] == [dot, quit_]
+
+
+@pytest.mark.parametrize(("answer", "warned"), [("not base64!", True), ("YWxpY2U=", False), ("*", False), ("", False)])
+def test_sasl_answer_that_is_not_base64_is_warned_but_sent(answer, warned):
+    s = Session()
+    s.receive_data(b"220 hi\r\n")
+    s.send_line("EHLO me")
+    s.receive_data(b"250-x\r\n250 AUTH LOGIN\r\n")
+    s.send_line("AUTH LOGIN")
+    s.receive_data(b"334 VXNlcm5hbWU6\r\n")
+    while s.next_event():
+        pass
+    out = s.send_line(answer)
+    assert out.data == answer.encode() + b"\r\n"
+    assert any("not base64" in w for w in out.warnings) is warned
