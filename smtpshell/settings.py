@@ -5,7 +5,10 @@ from __future__ import annotations
 import enum
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class ExitStatus(enum.IntEnum):
@@ -76,12 +79,14 @@ class Settings:
         return is_tty and not self.env.get("NO_COLOR")
 
 
-def state_dir(env: dict[str, str] | None = None) -> Path:
+def state_dir(env: dict[str, str] | None = None) -> "Path":
     """$XDG_STATE_HOME/smtpshell (default ~/.local/state/smtpshell)."""
+    from pathlib import Path  # lazy: scripts never need it
+
     env = os.environ if env is None else env
     base = env.get("XDG_STATE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local", "state")
     return Path(base) / "smtpshell"
 
 
-def history_path(env: dict[str, str] | None = None) -> Path:
+def history_path(env: dict[str, str] | None = None) -> "Path":
     return state_dir(env) / "history"

@@ -50,7 +50,7 @@ class ConnectionClosed(Exception):
 # ----- what the observer hears ------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class Connected:
     t: float
     host: str
@@ -59,13 +59,13 @@ class Connected:
     tls: tlsmod.TLSInfo | None  # implicit TLS
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class Sent:
     t: float
     outgoing: Outgoing
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class SentData:
     """Message content (after 354) or raw bytes went out."""
 
@@ -74,26 +74,26 @@ class SentData:
     lines: tuple[bytes, ...] = ()  # the lines as given, before stuffing (for display)
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class Received:
     t: float
     event: ReplyEvent
     latency: float | None  # seconds since its command was sent
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class TLSStarted:
     t: float
     info: tlsmod.TLSInfo
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class NetError:
     t: float
     text: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class Closed:
     t: float
     mid_reply: bool

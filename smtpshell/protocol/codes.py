@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-from importlib import resources
+import os
 
 _CLASS_MEANING = {
     2: "success",
@@ -22,7 +22,9 @@ _ENHANCED_CLASS = {"2": "success", "4": "persistent transient failure", "5": "pe
 
 @functools.cache
 def _table(name: str) -> dict[str, tuple[str, str]]:
-    text = resources.files("smtpshell.protocol.tables").joinpath(name).read_text("utf-8")
+    # Plain file access (importlib.resources costs more to import than the tables to read).
+    with open(os.path.join(os.path.dirname(__file__), "tables", name), encoding="utf-8") as fh:
+        text = fh.read()
     rows = {}
     for line in text.splitlines():
         if not line or line.startswith("#"):

@@ -39,7 +39,7 @@ BAD_UTF8 = "bytes that are not valid UTF-8"
 CONTROL = "control characters in the line"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class ReplyLine:
     """One line of a reply as received."""
 
@@ -55,7 +55,7 @@ class ReplyLine:
         return self.raw + self.ending
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class Reply:
     """One whole reply: all lines up to the final ``CODE SP`` line."""
 

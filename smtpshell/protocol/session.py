@@ -57,7 +57,7 @@ class Phase(enum.Enum):
     CLOSED = "closed"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class Command:
     """A line the client sent, waiting for (or matched to) its reply."""
 
@@ -78,25 +78,25 @@ class Command:
 
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class ReplyEvent:
     reply: Reply
     command: Command | None  # None: unsolicited
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class StartTLS:
     """The server said 220 to STARTTLS: start the handshake now."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class PlaintextInjection:
     """Bytes arrived after the 220 to STARTTLS and before the handshake."""
 
     data: bytes
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class ServerClosed:
     """The server closed the connection."""
 
@@ -107,7 +107,7 @@ class ServerClosed:
 Event = ReplyEvent | StartTLS | PlaintextInjection | ServerClosed
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class Outgoing:
     data: bytes
     command: Command | None
