@@ -1,7 +1,7 @@
 """The interactive front end: prompt_toolkit around a :class:`Shell`.
 
 Server output that arrives while the user types is printed above the prompt
-(``patch_stdout``), so it never corrupts the line being edited. Ctrl-C
+(:class:`TerminalWriter`), so it never corrupts the line being edited. Ctrl-C
 cancels the line being typed or the reply being waited for, never the
 program; Ctrl-D at an empty prompt sends QUIT and leaves (inside DATA it
 ends the message).
@@ -20,7 +20,8 @@ from prompt_toolkit.input.typeahead import get_typeahead, store_typeahead
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.lexers import DynamicLexer, PygmentsLexer
 from prompt_toolkit.output import ColorDepth
-from prompt_toolkit.patch_stdout import patch_stdout
+from prompt_toolkit.application import run_in_terminal
+from prompt_toolkit.application.current import get_app_or_none
 from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
 
 from smtpshell.highlight.style import style_for
@@ -49,14 +50,37 @@ UI_STYLE = {
 }
 
 
-class _CurrentStdout:
-    """Writes to whatever sys.stdout is now (the patched proxy while prompting)."""
+class TerminalWriter:
+    """Writes the shell's output in order, above the prompt when one is showing.
+
+    With no prompt on screen (connecting, waiting for a reply) text goes
+    straight to the terminal; while the user is typing, ``run_in_terminal``
+    hides the prompt, prints, and redraws it, so the line being edited is
+    never corrupted. (patch_stdout's flush thread could print a reply after
+    the next prompt was drawn.)
+    """
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stdout
+        self._pending: list[str] = []
 
     def write(self, text: str) -> None:
-        sys.stdout.write(text)
+        app = get_app_or_none()
+        if app is None or not app.is_running:
+            self.stream.write(text)
+            return
+        self._pending.append(text)
+        if len(self._pending) == 1:
+            run_in_terminal(self._drain)
+
+    def _drain(self) -> None:
+        text, self._pending = "".join(self._pending), []
+        self.stream.write(text)
+        self.stream.flush()
 
     def flush(self) -> None:
-        sys.stdout.flush()
+        if not self._pending:
+            self.stream.flush()
 
 
 class ShellCompleter(Completer):
@@ -199,12 +223,11 @@ async def run_repl(shell: Shell, target, settings: Settings) -> ExitStatus:
 
 
 async def run_repl_main(settings: Settings) -> ExitStatus:
-    output = StreamOutput(_CurrentStdout(), color=settings.use_color(sys.stdout.isatty()), style=settings.style)
-    with patch_stdout(raw=True):
-        async with session_target(settings, output) as (settings, target):
-            shell = Shell(settings, output, interactive=True)
-            shell.emit(display.hint_line("type SMTP as in telnet; :help for the shell's commands; Ctrl-D to quit"))
-            try:
-                return await run_repl(shell, target, settings)
-            finally:
-                await shell.close_quietly()
+    output = StreamOutput(TerminalWriter(), color=settings.use_color(sys.stdout.isatty()), style=settings.style)
+    async with session_target(settings, output) as (settings, target):
+        shell = Shell(settings, output, interactive=True)
+        shell.emit(display.hint_line("type SMTP as in telnet; :help for the shell's commands; Ctrl-D to quit"))
+        try:
+            return await run_repl(shell, target, settings)
+        finally:
+            await shell.close_quietly()
