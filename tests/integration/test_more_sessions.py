@@ -1,6 +1,5 @@
 """More of what a user sees: expired certificates, line marks, timestamps, the seed against the practice server."""
 
-import base64
 import datetime as dt
 import ssl
 
@@ -9,15 +8,7 @@ from smtpshell.settings import ExitStatus
 from smtpshell.shell.core import Target
 from smtpshell.shell.script import run_script
 from tests.support.servers import AioSmtpd
-
-
-async def lines(*items):
-    for item in items:
-        yield item
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
+from tests.support.script import b64, lines
 
 
 async def test_expired_certificate_is_named(ca, make_shell, target, cafile):

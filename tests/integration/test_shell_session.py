@@ -1,6 +1,5 @@
 """The shell against a real aiosmtpd (and scripted misbehaving servers) on 127.0.0.1."""
 
-import base64
 
 import pytest
 
@@ -8,15 +7,7 @@ from smtpshell.protocol.session import Phase
 from smtpshell.settings import ExitStatus
 from smtpshell.shell.script import run_script
 from tests.support.servers import AioSmtpd, ScriptedServer
-
-
-async def lines(*items):
-    for item in items:
-        yield item
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
+from tests.support.script import b64, lines
 
 
 async def test_seed_session_with_starttls_in_the_middle(smtpd, make_shell, target, cafile):

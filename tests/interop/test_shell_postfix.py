@@ -1,6 +1,5 @@
 """smtpshell against a real Postfix: the seed session, typed and scripted, with STARTTLS in the middle."""
 
-import base64
 import re
 import subprocess
 import sys
@@ -10,13 +9,10 @@ import pexpect
 import pytest
 
 from tests.support.terminal import terminal_factory
+from tests.support.script import b64
 
 GREEN_250 = re.compile(rb"\x1b\[[0-9;]*32m250")
 RED_5XX = re.compile(rb"\x1b\[[0-9;]*31m5\d\d")
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def smtpshell(*args, stdin: str = "", tmp_path):
