@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--timestamps", action="store_true", help="show time since connect and reply latency")
     o.add_argument("--no-hints", dest="hints", action="store_false", help="no explanations under replies")
 
+    a = p.add_argument_group("authentication")
+    a.add_argument("--user", metavar="USER", help="authenticate as USER after connecting (and STARTTLS)")
+    a.add_argument("--auth", metavar="MECH", type=str.upper,
+                   help="SASL mechanism for --user (default: the strongest the server offers)")
+    a.add_argument("--password-file", metavar="FILE",
+                   help="read the password (or token) from FILE's first line; SMTPSHELL_PASSWORD works too. "
+                   "Interactively the password is asked for, unseen; a script never prompts")
+
     s = p.add_argument_group("scripting")
     s.add_argument("-c", dest="commands", metavar="LINE", action="append", default=[],
                    help="run LINE (repeatable) instead of the interactive shell")
@@ -139,6 +147,13 @@ def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser
             parser.error(str(exc))
     if args.key and not args.cert:
         parser.error("--key needs --cert")
+    if args.auth:
+        from smtpshell.protocol.auth import SUPPORTED
+
+        if args.auth not in SUPPORTED:
+            parser.error(f"--auth {args.auth}: not a mechanism I know ({', '.join(SUPPORTED)})")
+    if args.password_file and not args.user:
+        parser.error("--password-file goes with --user")
     if args.style:
         from pygments.util import ClassNotFound
 
@@ -155,7 +170,8 @@ def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser
         sni=args.sni, tls_min=args.tls_min, color=args.color, style=args.style,
         marks=args.marks, timestamps=args.timestamps, hints=args.hints,
         commands=tuple(args.commands), script_file=args.script_file, demo=args.demo,
-        history=args.history,
+        history=args.history, user=args.user, auth_mechanism=args.auth,
+        password_file=args.password_file,
     )
 
 

@@ -53,6 +53,10 @@ class Settings:
     timestamps: bool = False
     hints: bool = True
     record: str | None = None
+    show_secrets: bool = False  # unmasked credentials in recordings (only when asked)
+    user: str | None = None  # --user: authenticate after connecting
+    auth_mechanism: str | None = None  # --auth MECH
+    password_file: str | None = None
     commands: tuple[str, ...] = ()  # -c lines
     script_file: str | None = None  # -f
     demo: bool = False

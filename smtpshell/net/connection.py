@@ -352,10 +352,10 @@ class Connection:
             self._sent_at[out.command] = self.now()
             self._waiters[out.command] = self._loop.create_future()
 
-    def send_line(self, line: str) -> Outgoing:
+    def send_line(self, line: str, *, secret: bool | None = None) -> Outgoing:
         """Send one command line (CRLF added) in one write. Raises LocalProtocolError, NotConnected."""
         transport = self._check_open()
-        out = self.session.send_line(line)
+        out = self.session.send_line(line, secret=secret)
         self._expect(out)
         self.observer(Sent(t=self.now(), outgoing=out))
         transport.write(out.data)

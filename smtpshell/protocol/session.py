@@ -133,6 +133,7 @@ class Session:
         self._sasl = False  # a 334 is waiting for a SASL response
         self._sasl_user: str | None = None
         self._sasl_mech = ""
+        self.sasl_step = 0  # SASL responses sent in the current AUTH exchange
         self._lmtp_replies_due = 0
         self._quit_acknowledged = False
 
@@ -141,6 +142,15 @@ class Session:
     @property
     def awaiting_sasl(self) -> bool:
         return self._sasl
+
+    @property
+    def sasl_mechanism(self) -> str:
+        """The mechanism of the current (or last) AUTH exchange, upper-cased."""
+        return self._sasl_mech
+
+    def authenticating_as(self, user: str) -> None:
+        """Who a 235 will have authenticated (the shell's :auth knows; typed AUTH is guessed)."""
+        self._sasl_user = user
 
     @property
     def pending(self) -> tuple[Command, ...]:
@@ -210,8 +220,12 @@ class Session:
 
     # ----- sending -------------------------------------------------------
 
-    def send_line(self, line: str) -> Outgoing:
-        """A command line (or a SASL response after 334) as typed."""
+    def send_line(self, line: str, *, secret: bool | None = None) -> Outgoing:
+        """A command line (or a SASL response after 334) as typed.
+
+        ``secret`` overrides whether the line is masked for display (SASL
+        responses are masked unless the caller knows they carry no secret).
+        """
         if "\r" in line or "\n" in line:
             raise LocalProtocolError(
                 "a command line cannot contain CR or LF; use :raw to send exact bytes"
@@ -219,22 +233,26 @@ class Session:
         if self.phase is Phase.DATA:
             raise LocalProtocolError("in DATA: use send_data_line / end_data")
         if self._sasl:
-            command = Command(line=line, verb="SASL", secret=True)
+            command = Command(line=line, verb="SASL", secret=True if secret is None else secret)
             self._note_sasl_response(line)
             self._sasl = False  # until the next 334
+            self.sasl_step += 1
             warnings = ()
             if line.strip() != "*" and _b64_or_none(line) is None:
                 warnings = ("that is not base64: a SASL answer must be base64 (:b64 TEXT encodes); * cancels",)
             return self._queue(command, warnings)
         words = line.split()
         verb = words[0].upper() if words else ""
-        secret = verb == "AUTH" and len(words) > 2
+        if secret is None:
+            secret = verb == "AUTH" and len(words) > 2
         command = Command(line=line, verb=verb, secret=secret)
         warnings = list(self._warnings(command, words))
         if verb == "AUTH" and len(words) > 1:
             self._sasl_user = None
             self._sasl_mech = words[1].upper()
+            self.sasl_step = 0
             if len(words) > 2:
+                self.sasl_step = 1
                 self._note_sasl_response(words[2], initial=True)
         return self._queue(command, tuple(warnings))
 

@@ -15,6 +15,7 @@ import sys
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input.typeahead import get_typeahead, store_typeahead
 from prompt_toolkit.keys import Keys
@@ -126,6 +127,7 @@ def build_prompt_session(shell: Shell, settings: Settings) -> PromptSession:
         style=merge_styles([style_from_pygments_cls(style_for(shell.style_name)), Style.from_dict(UI_STYLE)]),
         bottom_toolbar=lambda: toolbar(shell),
         color_depth=color_depth,
+        is_password=Condition(lambda: shell.awaiting_sasl),  # auth> answers are not shown
         enable_history_search=False,
         refresh_interval=0.5,
     )
@@ -200,8 +202,22 @@ class Interrupter:
             self.task = None
 
 
+def secret_asker(session: PromptSession):
+    """Hidden input for :auth, on the same terminal; never stored in any history."""
+
+    async def ask(message: str) -> str | None:
+        asker = PromptSession(input=session.input, output=session.output, history=InMemoryHistory())
+        try:
+            return await asker.prompt_async(message, is_password=True, handle_sigint=False)
+        except (KeyboardInterrupt, EOFError):
+            return None
+
+    return ask
+
+
 async def run_repl(shell: Shell, target, settings: Settings) -> ExitStatus:
     session = build_prompt_session(shell, settings)
+    shell.ask_secret = secret_asker(session)
     with Interrupter(shell, session.input) as interrupter:
         await interrupter.run(shell.connect(target))
         while True:

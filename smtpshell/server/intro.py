@@ -73,8 +73,9 @@ def _auth_lines(users: Sequence[DemoUser]) -> list[str]:
     user = users[0]
     token = base64.b64encode(f"\0{user.name}\0{user.password}".encode()).decode()
     return [
-        f"  AUTH PLAIN {token}",
-        f"                                  (that is base64 of \\0{user.name}\\0{user.password}:"
+        f"  :auth login {user.name}             (the shell asks for the password and answers the 334s)",
+        f"  or by hand: AUTH PLAIN {token}",
+        f"                                  (base64 of \\0{user.name}\\0{user.password}:"
         f" :b64 \\0{user.name}\\0{user.password} makes it)",
     ]
 

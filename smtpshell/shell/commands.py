@@ -70,6 +70,23 @@ async def cmd_help(shell: "Shell", arg: str) -> None:
     shell.emit(*lines)
 
 
+async def cmd_auth(shell: "Shell", arg: str) -> None:
+    """Authenticate: base64 and every 334 answered for you, the password asked unseen.
+
+    :auth [MECH] [USER] [PASSWORD] [--initial|--no-initial] [--authzid ID]
+    MECH: PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 XOAUTH2 OAUTHBEARER;
+    without it, the strongest the server offered. USER defaults to --user.
+    Without PASSWORD it is asked for with hidden input (a token for XOAUTH2
+    and OAUTHBEARER); scripts use SMTPSHELL_PASSWORD or --password-file.
+    Each challenge is decoded, each answer shown with its secret masked.
+    --initial sends LOGIN's user with the AUTH line (RFC 4954); --no-initial
+    makes PLAIN wait for the empty 334. :set explain-auth on shows the steps.
+    """
+    from smtpshell.shell.auth import run_auth
+
+    await run_auth(shell, arg)
+
+
 async def cmd_quit(shell: "Shell", arg: str) -> None:
     """Send QUIT, wait briefly for 221, and leave the shell."""
     await shell.quit()
@@ -159,6 +176,7 @@ async def cmd_expect(shell: "Shell", arg: str) -> None:
 
 _SETTABLE = {
     "hints": "on|off",
+    "explain-auth": "on|off",
     "timestamps": "on|off",
     "marks": "bare|sc|swaks",
     "style": "NAME (a pygments style)",
@@ -169,6 +187,7 @@ async def cmd_set(shell: "Shell", arg: str) -> None:
     """Change a display setting: hints, timestamps, marks, style.
 
     :set hints on|off       explanations under replies
+    :set explain-auth on|off  the steps of CRAM-MD5 and SCRAM, secrets masked
     :set timestamps on|off  time since connect and per-reply latency
     :set marks bare|sc|swaks  how lines are marked
     :set style NAME         any pygments style
@@ -180,7 +199,12 @@ async def cmd_set(shell: "Shell", arg: str) -> None:
         shell.error("usage: :set " + " | ".join(f"{k} {v}" for k, v in _SETTABLE.items()))
         return
     name, value = words[0], words[1]
-    if name in ("hints", "timestamps"):
+    if name == "explain-auth":
+        if value not in ("on", "off"):
+            shell.error("usage: :set explain-auth on|off")
+            return
+        shell.explain_auth = value == "on"
+    elif name in ("hints", "timestamps"):
         if value not in ("on", "off"):
             shell.error(f"usage: :set {name} on|off")
             return
@@ -324,6 +348,7 @@ def build_registry() -> dict[str, CommandSpec]:
     specs = [
         CommandSpec(name="help", syntax=":help [NAME]", handler=cmd_help, in_data=True),
         CommandSpec(name="starttls", syntax=":starttls", handler=cmd_starttls),
+        CommandSpec(name="auth", syntax=":auth [MECH] [USER] [PASSWORD]", handler=cmd_auth),
         CommandSpec(name="ehlo", syntax=":ehlo [NAME]", handler=cmd_ehlo),
         CommandSpec(name="file", syntax=":file PATH", handler=cmd_file, in_data=True),
         CommandSpec(name="raw", syntax=":raw TEXT", handler=cmd_raw),

@@ -15,7 +15,9 @@ def suggestions(text: str, *, commands, capabilities=None, in_data: bool = False
             return [f":{name}" for name in commands if f":{name}".startswith(text)]
         name, _, rest = text[1:].partition(" ")
         if name == "set" and " " not in rest:
-            return [w for w in ("hints", "timestamps", "marks", "style") if w.startswith(rest)]
+            return [w for w in ("hints", "explain-auth", "timestamps", "marks", "style") if w.startswith(rest)]
+        if name == "auth" and " " not in rest and capabilities is not None:
+            return [m for m in capabilities.auth_mechanisms if m.startswith(rest.upper())]
         return []
     words = text.split(" ")
     if len(words) == 1:

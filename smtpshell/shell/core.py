@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Awaitable, Callable, Protocol
 
 from smtpshell.net import connection as net
 from smtpshell.net.tls import TLSOptions
@@ -69,6 +69,10 @@ class Shell:
         self._typed_starttls = False
         self._typing = False  # the line being sent is on screen already (the REPL's prompt)
         self.listeners: list[Callable[[net.NetEvent], None]] = []  # e.g. a recorder
+        # Asks for a password or token unseen (the REPL sets it); scripts never prompt.
+        self.ask_secret: Callable[[str], Awaitable[str | None]] | None = None
+        self.sasl_driving = False  # :auth is answering the 334s itself
+        self.explain_auth = False  # :set explain-auth on: the steps of CRAM-MD5 and SCRAM
         from smtpshell.shell.commands import build_registry
 
         self.commands = build_registry()
@@ -131,8 +135,15 @@ class Shell:
     def _on_sent(self, ev: net.Sent) -> None:
         for text in ev.outgoing.warnings:
             self.warn(text)
-        if (self.view.echo_client or not self._typing) and ev.outgoing.command is not None:
-            self.emit(display.client_line(ev.outgoing.command, self.view, tls=self._tls, t=self._t(ev.t)))
+        command = ev.outgoing.command
+        if (self.view.echo_client or not self._typing) and command is not None:
+            self.emit(display.client_line(command, self.view, tls=self._tls, t=self._t(ev.t)))
+        if self._typing and command is not None and command.verb == "SASL" and self.view.hints:
+            from smtpshell.shell.auth import typed_response_hint
+
+            hint = typed_response_hint(self.session, command.line)
+            if hint:
+                self.emit(display.hint_line(f"decoded: {hint}"))
 
     def _on_sent_data(self, ev: net.SentData) -> None:
         if self.view.echo_client:
@@ -147,6 +158,7 @@ class Shell:
             self.note("unsolicited reply (no command was waiting for one):")
         self.emit(*display.reply_lines(
             reply, self.view, command=command, tls=self._tls, t=self._t(ev.t), latency=ev.latency,
+            shell_answers=self.sasl_driving,
         ))
         if command is not None and command.verb == "DATA" and reply.code == 354:
             hint = "type the message; a line with only . ends it (Ctrl-D too); :file PATH sends a file"
@@ -224,8 +236,12 @@ class Shell:
         except net.ConnectionClosed:
             self.connection_failed = True
             return False
-        if self.settings.starttls:
-            return await self.starttls(after_option=True)
+        if self.settings.starttls and not await self.starttls(after_option=True):
+            return False
+        if self.settings.user or self.settings.auth_mechanism:
+            from smtpshell.shell.auth import run_auth
+
+            await run_auth(self, "")
         return True
 
     async def close_quietly(self) -> None:

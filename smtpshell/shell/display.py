@@ -107,8 +107,13 @@ def reply_lines(
     tls: bool = False,
     t: float | None = None,
     latency: float | None = None,
+    shell_answers: bool = False,
 ) -> list[Line]:
-    """A whole reply: each line coloured by the reply's class, then its hints."""
+    """A whole reply: each line coloured by the reply's class, then its hints.
+
+    ``shell_answers``: the shell itself answers this 334 (``:auth``), so the hint that
+    tells the user how to answer is left out.
+    """
     mark = server_mark(view, tls)
     code_token = tok.code_token(reply.code)
     text_token = tok.reply_text_token(reply.code)
@@ -144,7 +149,7 @@ def reply_lines(
     if latency is not None and view.timestamps and out:
         out[-1].append((tok.TIME, f"  ({latency * 1000:.1f} ms)"))
     if view.hints:
-        out.extend(_hint(view, h) for h in reply_hints(reply, command))
+        out.extend(_hint(view, h) for h in reply_hints(reply, command, shell_answers=shell_answers))
     for problem in reply.problems:
         out.append(warning_line(f"server: {problem}"))
     return out
@@ -153,7 +158,7 @@ def reply_lines(
 _QUIET_CODES = {220, 221, 250}
 
 
-def reply_hints(reply: Reply, command: Command | None) -> list[str]:
+def reply_hints(reply: Reply, command: Command | None, *, shell_answers: bool = False) -> list[str]:
     """The hints shown under a reply (without the ↳)."""
     hints: list[str] = []
     code = reply.code
@@ -168,7 +173,8 @@ def reply_hints(reply: Reply, command: Command | None) -> list[str]:
                 hints.append("empty challenge: send your (initial) response, base64-encoded")
             else:
                 hints.append("challenge decodes to: " + decoded.decode("utf-8", "surrogateescape"))
-        hints.append("answer with a base64 line (a lone * cancels)")
+        if not shell_answers:
+            hints.append("answer with a base64 line (a lone * cancels)")
         return hints
     parts = []
     if code not in _QUIET_CODES:

@@ -147,3 +147,22 @@ def test_history_is_kept_but_never_holds_credentials(terminal, tmp_path):
     history = (tmp_path / "state" / "smtpshell" / "history").read_text()
     assert "EHLO laptop" in history
     assert "AGFsaWNlAHdvbmRlcmxhbmQ" not in history and "wonderland" not in history
+
+
+def test_auth_password_is_asked_unseen_and_kept_out_of_everything(terminal, tmp_path):
+    t = terminal("--demo")
+    t.prompt()
+    t.type(":auth login alice")
+    t.expect_exact("password for alice:")
+    t.type("wonderland")
+    t.expect_exact("challenge decodes to: Password")
+    t.expect_exact("authenticated as alice")
+    t.prompt()
+    t.type(":quit")
+    t.child.expect(pexpect.EOF)
+    # The practice server prints its demo passwords in its intro; look from the prompt on.
+    screen = (tmp_path / "pty.log").read_bytes().split(b"password for alice:", 1)[1]
+    assert b"wonderland" not in screen
+    assert b"d29uZGVybGFuZA" not in screen  # nor its base64
+    history = (tmp_path / "state" / "smtpshell" / "history").read_text()
+    assert ":auth login alice" in history and "wonderland" not in history

@@ -425,7 +425,7 @@ async def test_intro_explains_where_who_and_what_to_type(server: PracticeServer)
         assert f"{user.name} / {user.password}" in intro
     assert str(server.maildir) in intro and str(server.cafile) in intro
     assert f"smtpshell 127.0.0.1 {server.port} --cafile {server.cafile}" in intro
-    for step in ("EHLO laptop", "STARTTLS", "AUTH PLAIN", ":b64", "MAIL FROM:<", "RCPT TO:<", "DATA", "QUIT"):
+    for step in ("EHLO laptop", "STARTTLS", ":auth login alice", "AUTH PLAIN", ":b64", "MAIL FROM:<", "RCPT TO:<", "DATA", "QUIT"):
         assert step in intro
     [token] = re.findall(r"AUTH PLAIN (\S+)", intro)
     assert base64.b64decode(token) == b"\0alice\0wonderland"

@@ -26,8 +26,9 @@ class Terminal:
         self.log = open(tmp_path / "pty.log", "wb")
         self.child = pexpect.spawn(
             sys.executable, ["-m", "smtpshell", *args], env=env, dimensions=(40, 140),
-            timeout=timeout, logfile=self.log,
+            timeout=timeout,
         )
+        self.child.logfile_read = self.log  # the screen only: what the program wrote, not what was typed
 
     def expect(self, pattern):
         return self.child.expect(pattern)

@@ -1,0 +1,239 @@
+"""``:auth``: SASL for the user — ask the secret unseen, answer every 334, explain the outcome.
+
+The mechanisms themselves are pure objects in ``smtpshell.protocol.auth``;
+this module drives one over the connection and says what happens.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from smtpshell.protocol import auth as sasl
+from smtpshell.settings import ExitStatus
+from smtpshell.shell import display
+
+if TYPE_CHECKING:
+    from smtpshell.shell.core import Shell
+
+TOKEN_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
+
+_OUTCOMES = {
+    235: "authenticated as {user}",
+    334: "the server wants more",
+    432: "a password transition is needed (change the password, then try again)",
+    454: "temporary authentication failure: try again later",
+    500: "the server does not know AUTH (is it advertised? after STARTTLS?)",
+    501: "the server could not parse the answer, or the exchange was cancelled",
+    502: "AUTH is not available here (not advertised, or already authenticated)",
+    503: "AUTH out of sequence: send EHLO first (and again after STARTTLS); only one AUTH per session",
+    504: "the server does not offer this mechanism: :caps lists what it does",
+    530: "authentication required, often after STARTTLS",
+    534: "the server finds this mechanism too weak: try a stronger one",
+    535: "credentials invalid: wrong user or password (or the user may not use this mechanism)",
+    538: "this mechanism needs encryption: :starttls first",
+}
+
+
+class AuthUsage(ValueError):
+    """The :auth line cannot be understood."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthRequest:
+    mechanism: str | None  # None: the strongest the server offered
+    user: str | None
+    password: str | None
+    initial: bool | None
+    authzid: str
+
+
+def parse_args(arg: str) -> AuthRequest:
+    """``[MECH] [USER] [PASSWORD] [--initial|--no-initial] [--authzid ID]``."""
+    words = arg.split()
+    initial: bool | None = None
+    authzid = ""
+    rest: list[str] = []
+    it = iter(words)
+    for word in it:
+        if word == "--initial":
+            initial = True
+        elif word == "--no-initial":
+            initial = False
+        elif word == "--authzid":
+            authzid = next(it, "")
+            if not authzid:
+                raise AuthUsage("--authzid needs a value")
+        elif word.startswith("--"):
+            raise AuthUsage(f"unknown option {word}")
+        else:
+            rest.append(word)
+    mechanism = None
+    if rest and rest[0].upper() in sasl.SUPPORTED:
+        mechanism = rest.pop(0).upper()
+    if len(rest) > 2:
+        raise AuthUsage("too many words: :auth [MECH] [USER] [PASSWORD]")
+    return AuthRequest(
+        mechanism=mechanism,
+        user=rest[0] if rest else None,
+        password=rest[1] if len(rest) > 1 else None,
+        initial=initial,
+        authzid=authzid,
+    )
+
+
+def secret_from_environment(shell: "Shell") -> str | None:
+    """SMTPSHELL_PASSWORD, or the first line of --password-file."""
+    path = shell.settings.password_file
+    if path:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return fh.readline().rstrip("\r\n")
+        except OSError as exc:
+            raise AuthUsage(f"cannot read --password-file {path}: {exc.strerror}") from None
+    return shell.settings.env.get("SMTPSHELL_PASSWORD")
+
+
+async def run_auth(shell: "Shell", arg: str) -> None:
+    """The :auth command (see commands.cmd_auth for the help text)."""
+    from smtpshell.shell.core import raise_if_script
+
+    try:
+        request = parse_args(arg)
+    except AuthUsage as exc:
+        shell.error(f"{exc}; usage: :auth [MECH] [USER] [PASSWORD]")
+        raise_if_script(shell, str(exc), ExitStatus.USAGE)
+        return
+    if not shell.connected:
+        shell.error("not connected")
+        raise_if_script(shell, "not connected", ExitStatus.CONNECTION)
+        return
+    session = shell.session
+    if not session.greeted:
+        reply = await shell.ehlo()
+        if reply is None or reply.code != 250:
+            return
+    caps = session.capabilities
+    offered = caps.auth_mechanisms if caps is not None else ()
+    mechanism = request.mechanism or shell.settings.auth_mechanism
+    if mechanism is None:
+        mechanism = sasl.strongest(offered)
+        if mechanism is None:
+            shell.error("the server offers no AUTH mechanism I know" + (f" (offered: {' '.join(offered)})" if offered else " (no AUTH in its EHLO reply)"))
+            raise_if_script(shell, "no usable AUTH mechanism", ExitStatus.REFUSED)
+            return
+        shell.note(f"using {mechanism}, the strongest the server offers ({' '.join(offered)})")
+    user = request.user or shell.settings.user
+    if not user:
+        shell.error(":auth needs a user: :auth [MECH] USER [PASSWORD] (or --user)")
+        raise_if_script(shell, "no user for :auth", ExitStatus.USAGE)
+        return
+    what = "token" if mechanism in TOKEN_MECHANISMS else "password"
+    password = request.password
+    if password is None:
+        try:
+            password = secret_from_environment(shell)
+        except AuthUsage as exc:
+            shell.error(str(exc))
+            raise_if_script(shell, str(exc), ExitStatus.USAGE)
+            return
+    if password is None:
+        if not shell.interactive or shell.ask_secret is None:
+            shell.error(f"no {what} for {user}: a script never prompts; set SMTPSHELL_PASSWORD or --password-file")
+            raise_if_script(shell, f"no {what}", ExitStatus.USAGE)
+            return
+        password = await shell.ask_secret(f"{what} for {user}: ")
+        if password is None:
+            shell.note(":auth cancelled")
+            return
+    secret = sasl.Secret(password)
+    try:
+        mech = sasl.create(
+            mechanism, user, secret, authzid=request.authzid,
+            host=shell.target.host if shell.target else "", port=shell.target.port if shell.target else 0,
+            initial_response=request.initial,
+        )
+    except ValueError as exc:
+        shell.error(str(exc))
+        raise_if_script(shell, str(exc), ExitStatus.USAGE)
+        return
+    await _exchange(shell, mech, user)
+
+
+async def _exchange(shell: "Shell", mech, user: str) -> None:
+    shell.sasl_driving = True
+    try:
+        await _drive(shell, mech, user)
+    finally:
+        shell.sasl_driving = False
+
+
+async def _drive(shell: "Shell", mech, user: str) -> None:
+    teach = shell.explain_auth
+    step = mech.initial()
+    line = f"AUTH {mech.name}"
+    if step is not None:
+        line += " " + sasl.encode_response(step, initial=True)
+    reply = await _send(shell, line, step, teach, secret=step is not None and step.secret)
+    if reply is not None:
+        shell.session.authenticating_as(user)
+    while reply is not None and reply.code == 334:
+        challenge = _decode(reply.text)
+        if challenge is None:
+            shell.error("the 334 challenge is not base64: cancelling with *")
+            reply = await _send(shell, "*", None, False, secret=False)
+            break
+        try:
+            step = mech.respond(challenge)
+        except sasl.AuthError as exc:
+            shell.error(f"{mech.name}: {exc}; cancelling with *")
+            reply = await _send(shell, "*", None, False, secret=False)
+            break
+        reply = await _send(shell, sasl.encode_response(step, initial=False), step, teach, secret=step.secret)
+    if reply is None or reply.code is None:
+        return
+    for note in mech.finish(reply.code, reply.text):
+        shell.emit(display.hint_line(note))
+    outcome = _OUTCOMES.get(reply.code)
+    if outcome and reply.code != 334:
+        line = display.note_line(outcome.format(user=user)) if reply.code == 235 else display.error_line(outcome)
+        shell.emit(line)
+
+
+async def _send(shell: "Shell", line: str, step, teach: bool, *, secret: bool):
+    """Send one AUTH line, show its decoded (masked) meaning, wait for the reply."""
+    from smtpshell.net import connection as net
+    from smtpshell.protocol.session import LocalProtocolError
+
+    try:
+        out = shell.conn.send_line(line, secret=secret)
+    except (LocalProtocolError, net.NotConnected) as exc:
+        shell.error(str(exc))
+        return None
+    if step is not None and step.shown:
+        shell.emit(display.hint_line(f"sent: {step.shown}"))
+    if teach and step is not None:
+        for note in step.notes:
+            shell.emit(display.hint_line(note))
+    return await shell.wait_reply(out.command)
+
+
+def _decode(text: str) -> bytes | None:
+    text = text.strip()
+    if not text:
+        return b""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def typed_response_hint(session, b64_line: str) -> str | None:
+    """A hint for a base64 answer typed by hand after a 334 (secrets masked)."""
+    if b64_line.strip() == "*":
+        return "* cancels the AUTH exchange"
+    return sasl.describe_response(session.sasl_mechanism, b64_line, session.sasl_step - 1)
+
+

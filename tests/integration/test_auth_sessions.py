@@ -1,0 +1,111 @@
+""":auth against the practice server (a real aiosmtpd): every mechanism it offers, and the failures."""
+
+import pytest
+
+from smtpshell.server.practice import PracticeServer
+from smtpshell.settings import ExitStatus
+from smtpshell.shell.core import Target
+from smtpshell.shell.script import run_script
+from tests.support.script import b64, lines
+
+
+@pytest.fixture
+async def practice(tmp_path):
+    async with PracticeServer(maildir=tmp_path / "mail") as server:
+        yield server
+
+
+@pytest.fixture
+def connect(make_shell, practice):
+    async def make(**kw):
+        kw.setdefault("cafile", str(practice.cafile))
+        shell, out = make_shell(**kw)
+        assert await shell.connect(Target(host=practice.host, port=practice.port))
+        return shell, out
+
+    return make
+
+
+@pytest.mark.parametrize("mech", ["PLAIN", "LOGIN", "CRAM-MD5"])
+async def test_every_offered_mechanism(connect, practice, mech):
+    shell, out = await connect()
+    user = practice.users[0]
+    status = await run_script(shell, lines(
+        ":starttls", f":auth {mech} {user.name} {user.password}", ":expect 235",
+        "MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test>", "DATA", "Subject: t", "", "hi", ".",
+        ":expect 250",
+    ))
+    assert status is ExitStatus.OK, out.text
+    assert f"authenticated as {user.name}" in out.text
+    [stored] = (practice.maildir / "new").iterdir()  # the server, too, says who sent it
+    assert f"authenticated as {user.name}" in stored.read_text()
+    assert user.password not in out.text and b64(user.password) not in out.text
+
+
+async def test_login_shows_decoded_prompts_and_masks_the_password(connect, practice):
+    shell, out = await connect()
+    user = practice.users[0]
+    await run_script(shell, lines(f":auth LOGIN {user.name} {user.password}"))
+    text = out.text
+    assert "warning: AUTH over an unencrypted connection" in text
+    assert "challenge decodes to: User Name␀" in text  # aiosmtpd's prompt, whatever it says
+    assert "challenge decodes to: Password␀" in text
+    assert f"sent: {user.name}" in text
+    assert "answer with a base64 line" not in text  # the shell answers: no advice to the user
+    assert user.password not in text
+
+
+async def test_wrong_password_is_explained_and_script_exits_4(connect, practice):
+    shell, out = await connect()
+    status = await run_script(shell, lines(f":auth PLAIN {practice.users[0].name} not-the-password"))
+    assert status is ExitStatus.REFUSED
+    assert "535 5.7.8" in out.text
+    assert "credentials invalid" in out.text
+
+
+async def test_strongest_offered_is_picked(connect, practice):
+    shell, out = await connect()
+    user = practice.users[0]
+    status = await run_script(shell, lines(f":auth {user.name} {user.password}", ":expect 235"))
+    assert status is ExitStatus.OK, out.text
+    assert "using CRAM-MD5, the strongest the server offers" in out.text
+
+
+async def test_script_never_prompts(connect, practice):
+    shell, out = await connect(env={})
+    status = await run_script(shell, lines(f":auth PLAIN {practice.users[0].name}"))
+    assert status is ExitStatus.USAGE
+    assert "a script never prompts" in out.text
+
+
+async def test_password_from_environment_and_user_option(connect, practice):
+    user = practice.users[0]
+    shell, out = await connect(env={"SMTPSHELL_PASSWORD": user.password}, user=user.name, auth_mechanism="LOGIN")
+    # --user / --auth authenticate right after connecting
+    assert shell.session.auth_user == user.name, out.text
+    assert user.password not in out.text
+
+
+async def test_explain_auth_shows_cram_md5_steps(connect, practice):
+    shell, out = await connect()
+    user = practice.users[0]
+    await run_script(shell, lines(":set explain-auth on", f":auth CRAM-MD5 {user.name} {user.password}"))
+    assert "235" in out.text
+    assert "HMAC" in out.text  # the teaching notes
+    assert user.password not in out.text
+
+
+async def test_mechanism_not_offered_is_warned_and_504_explained(connect, practice):
+    shell, out = await connect()
+    await run_script(shell, lines("EHLO me", f":auth SCRAM-SHA-256 {practice.users[0].name} x"))
+    assert "did not offer AUTH SCRAM-SHA-256" in out.text
+    assert "does not offer this mechanism" in out.text
+
+
+async def test_auth_require_tls_538_is_explained(make_shell, tmp_path):
+    async with PracticeServer(maildir=tmp_path / "m", auth_require_tls=True) as server:
+        shell, out = make_shell(cafile=str(server.cafile))
+        await shell.connect(Target(host=server.host, port=server.port))
+        user = server.users[0]
+        await run_script(shell, lines("EHLO me", f"AUTH PLAIN {b64(chr(0) + user.name + chr(0) + user.password)}"))
+        assert "538" in out.text or "530" in out.text or "503" in out.text, out.text
