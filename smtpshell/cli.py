@@ -188,12 +188,16 @@ def _explain_main(argv: list[str]) -> int:
     return ExitStatus.OK
 
 
-def _not_yet(name: str):
-    def run(argv: list[str]) -> int:
-        print(f"smtpshell {name}: not available in this version yet", file=sys.stderr)
-        return ExitStatus.USAGE
+def _replay_main(argv: list[str]) -> int:
+    from smtpshell.transcript.cli import replay_main
 
-    return run
+    return replay_main(argv)
+
+
+def _convert_main(argv: list[str]) -> int:
+    from smtpshell.transcript.cli import convert_main
+
+    return convert_main(argv)
 
 
 def _serve_main(argv: list[str]) -> int:
@@ -208,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         runner = {
             "serve": _serve_main,
             "explain": _explain_main,
-            "replay": _not_yet("replay"),
-            "convert": _not_yet("convert"),
+            "replay": _replay_main,
+            "convert": _convert_main,
         }[argv[0]]
         try:
             return int(runner(argv[1:]))

@@ -1,0 +1,174 @@
+"""The network layer's events, as transcript events (no I/O).
+
+:class:`Capture` is called with every :data:`smtpshell.net.connection.NetEvent`
+(it is an observer) and returns the transcript events they make. The
+:class:`~smtpshell.transcript.jsonl.Recorder` writes them to a file; the shell
+can keep a ``Capture(keep=True)`` to ``:save`` the session so far.
+
+Rules
+-----
+- Times: the net layer counts seconds since its connection opened; a capture
+  counts seconds since it was created (a ``:record`` may start mid-session,
+  and one recording may span several connections). Each ``Connected`` event
+  re-synchronises the two clocks; times never go backwards.
+- A command is recorded as the user typed it, unless it carries credentials
+  (``Command.secret``): then as the shell shows it (``***``) with
+  ``secret: true`` -- unless ``show_secrets``.
+- Message content (``SentData`` between a 354 and the lone ``.``) is split
+  into lines at CRLF and un-stuffed: one ``ClientLine(data=True)`` per line.
+  Outside DATA, ``SentData`` is ``:raw`` bytes: one ``ClientLine`` per write,
+  with ``raw`` (the exact bytes) unless they were plain text + CRLF.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Callable
+
+from smtpshell.net import connection as net
+from smtpshell.shell import display
+from smtpshell.transcript.events import ClientLine, Event, Note, ServerReply, decode_line
+
+
+def client_from_wire(t: float | None, wire: bytes, *, data: bool = False) -> ClientLine:
+    """One client line from its exact bytes (``raw`` kept only when needed)."""
+    body = wire[:-2] if wire.endswith(b"\r\n") else wire
+    if data and body.startswith(b"."):
+        body = body[1:]
+    event = ClientLine(t=t, line=decode_line(body), data=data)
+    return event if event.wire == wire else replace(event, raw=wire)
+
+
+def reply_event(t: float | None, reply) -> ServerReply:
+    """One :class:`~smtpshell.protocol.replies.Reply` as a transcript event."""
+    event = ServerReply(t=t, code=reply.code, lines=tuple(decode_line(line.raw) for line in reply.lines))
+    wire = reply.wire
+    return event if event.wire == wire else replace(event, raw=wire)
+
+
+def tls_notes(t: float, info, *, implicit: bool) -> list[Note]:
+    """The TLS session as the shell shows it, one note per line (a failed check is an error)."""
+    notes = []
+    for line in display.tls_lines(info, implicit=implicit):
+        _token, mark = line[0]
+        text = "".join(text for _, text in line[1:])
+        kind = "error" if mark.startswith("!") else "tls"
+        if kind == "error":
+            text = "warning: " + text
+        notes.append(Note(t=t, kind=kind, text=text))
+    return notes
+
+
+class Capture:
+    """NetEvents in, transcript events out (and kept in ``events`` when ``keep``)."""
+
+    def __init__(
+        self,
+        *,
+        show_secrets: bool = False,
+        keep: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.show_secrets = show_secrets
+        self.keep = keep
+        self.events: list[Event] = []
+        self._clock = clock
+        self._start = clock()
+        self._offset: float | None = None
+        self._last_t = 0.0
+        self._in_data = False
+        self._data = bytearray()  # message content not yet split into lines
+
+    def __call__(self, event: net.NetEvent) -> list[Event]:
+        if isinstance(event, net.Connected) or self._offset is None:
+            self._offset = (self._clock() - self._start) - event.t
+        t = max(self._last_t, round(event.t + self._offset, 6))
+        self._last_t = t
+        handler = _HANDLERS.get(type(event))
+        out = handler(self, event, t) if handler is not None else []
+        if self.keep:
+            self.events.extend(out)
+        return out
+
+    # ----- one method per NetEvent type -----------------------------------
+
+    def _connected(self, ev: net.Connected, t: float) -> list[Event]:
+        out: list[Event] = self._flush_data(t)
+        self._in_data = False
+        where = net.format_hostport(ev.host, ev.port)
+        peer = f" ({ev.peer})" if ev.peer != where else ""
+        out.append(Note(t=t, kind="info", text=f"connected to {where}{peer}"))
+        if ev.tls is not None:
+            out.extend(tls_notes(t, ev.tls, implicit=True))
+        return out
+
+    def _sent(self, ev: net.Sent, t: float) -> list[Event]:
+        command = ev.outgoing.command
+        if command is None:
+            return [client_from_wire(t, ev.outgoing.data)]
+        out: list[Event] = []
+        if command.verb == ".":
+            out.extend(self._flush_data(t))
+            self._in_data = False
+        if command.secret and not self.show_secrets:
+            out.append(ClientLine(t=t, line=command.display_line, secret=True))
+        else:
+            out.append(client_from_wire(t, ev.outgoing.data))
+        return out
+
+    def _sent_data(self, ev: net.SentData, t: float) -> list[Event]:
+        if not self._in_data:
+            return [client_from_wire(t, ev.data)]
+        self._data += ev.data
+        out: list[Event] = []
+        start = 0
+        while (end := self._data.find(b"\r\n", start)) >= 0:
+            out.append(client_from_wire(t, bytes(self._data[start:end + 2]), data=True))
+            start = end + 2
+        del self._data[:start]
+        return out
+
+    def _flush_data(self, t: float) -> list[Event]:
+        """Content that did not end with CRLF (a file without a last line ending, a close)."""
+        if not self._data:
+            return []
+        rest = bytes(self._data)
+        self._data.clear()
+        return [client_from_wire(t, rest, data=True)]
+
+    def _received(self, ev: net.Received, t: float) -> list[Event]:
+        reply = ev.event.reply
+        if reply.code == 354:
+            self._in_data = True
+        return [reply_event(t, reply)]
+
+    def _tls(self, ev: net.TLSStarted, t: float) -> list[Event]:
+        return list(tls_notes(t, ev.info, implicit=False))
+
+    def _error(self, ev: net.NetError, t: float) -> list[Event]:
+        return [Note(t=t, kind="error", text=ev.text)]
+
+    def _closed(self, ev: net.Closed, t: float) -> list[Event]:
+        out: list[Event] = self._flush_data(t)
+        self._in_data = False
+        if ev.expected:
+            out.append(Note(t=t, kind="info", text="connection closed"))
+        elif ev.explained:
+            out.append(Note(t=t, kind="info", text=f"connection closed ({ev.reason})"))
+        elif ev.mid_reply:
+            out.append(Note(t=t, kind="error", text="the server closed the connection in the middle of a reply"))
+        else:
+            out.append(Note(t=t, kind="error", text=ev.reason))
+        return out
+
+
+_HANDLERS = {
+    net.Connected: Capture._connected,
+    net.Sent: Capture._sent,
+    net.SentData: Capture._sent_data,
+    net.Received: Capture._received,
+    net.TLSStarted: Capture._tls,
+    net.NetError: Capture._error,
+    net.Closed: Capture._closed,
+}

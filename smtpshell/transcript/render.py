@@ -1,0 +1,151 @@
+"""Transcript events as the shell shows them: styled lines, with hints.
+
+:class:`Renderer` turns events, in order, into the ``(token, text)`` lines of
+:mod:`smtpshell.shell.display` -- the same functions the live shell uses, so a
+replay (and an HTML page, an asciicast) shows the same colours and hints: the
+decoded 334 challenges, what a status code means, what an EHLO keyword means.
+It pairs replies with commands in order (pipelining), as the session does,
+and follows TLS (``tls`` notes) for the swaks-style marks.
+
+:func:`timeline` gives every event a time: the recorded one, or for
+notations without timing a plausible pace (a person typing, a server answering).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from smtpshell.protocol.replies import NO_CODE, Reply, ReplyParser, parse_line, split_enhanced
+from smtpshell.protocol.session import Command
+from smtpshell.shell import display
+from smtpshell.shell.display import Line, View
+from smtpshell.transcript.events import ClientLine, Event, Note, ServerReply, to_bytes
+
+# Pauses (seconds) for events that carry no time of their own.
+_PACE = {"command": 1.0, "data": 0.15, "reply": 0.3, "note": 0.1}
+
+
+def to_reply(event: ServerReply) -> Reply:
+    """The protocol layer's :class:`Reply` for a transcript reply (for display and hints)."""
+    for data in (event.raw, event.wire):
+        if data is None:
+            continue
+        parser = ReplyParser()
+        replies = parser.feed(data) + parser.feed(b"")
+        if len(replies) == 1 and replies[0].code == event.code:
+            return replies[0]
+    lines = tuple(parse_line(to_bytes(text), b"\r\n") for text in event.lines)
+    enhanced = None
+    if lines and event.code is not None and event.code // 100 in (2, 4, 5):
+        enhanced, _ = split_enhanced(lines[0].text)
+        if enhanced is not None and enhanced[0] != str(event.code // 100):
+            enhanced = None
+    problems = (NO_CODE,) if any(line.code is None for line in lines) else ()
+    return Reply(code=event.code, lines=lines, enhanced=enhanced, problems=problems)
+
+
+def _kind(event: Event) -> str:
+    if isinstance(event, ClientLine):
+        return "data" if event.data else "command"
+    return "reply" if isinstance(event, ServerReply) else "note"
+
+
+def timeline(events) -> list[float]:
+    """A time for each event: its own (never going back), or a plausible pace when it has none."""
+    out: list[float] = []
+    now = 0.0
+    for index, event in enumerate(events):
+        if event.t is not None:
+            now = max(now, event.t)
+        elif index:
+            now += _PACE[_kind(event)]
+        out.append(now)
+    return out
+
+
+def _client_text(event: ClientLine) -> str:
+    """What the client line shows: the exact bytes when there are any (undecodable ones as \\xHH)."""
+    if event.raw is None or event.secret:
+        return event.line
+    body = event.raw[:-2] if event.raw.endswith(b"\r\n") else event.raw
+    return body.decode("utf-8", "surrogateescape")
+
+
+class Renderer:
+    """Events in, the shell's styled lines out; keeps the session state replies need."""
+
+    def __init__(self, view: View = View()) -> None:
+        self.view = view
+        self.tls = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pending: deque[tuple[Command, float | None]] = deque([(Command(line="", verb="GREETING"), None)])
+        self._sasl = False
+        self._in_data = False
+        self._replied = False
+
+    def lines(self, event: Event) -> list[Line]:
+        if isinstance(event, ClientLine):
+            return self._client(event)
+        if isinstance(event, ServerReply):
+            return self._reply(event)
+        return self._note(event)
+
+    def _t(self, t: float | None) -> float | None:
+        return t if self.view.timestamps else None
+
+    def _client(self, event: ClientLine) -> list[Line]:
+        if event.data:
+            return [display.data_line(event.line.encode("utf-8"), self.view, tls=self.tls)]
+        text = _client_text(event)
+        if not self._replied and self._pending and self._pending[0][0].verb == "GREETING":
+            self._pending.popleft()  # the transcript starts after the greeting
+        words = text.split()
+        verb = words[0].upper() if words else ""
+        if self._sasl:
+            verb, self._sasl = "SASL", False
+        elif text == "." and self._in_data:
+            verb = "."
+        if verb == ".":
+            self._in_data = False
+        command = Command(line=text, verb=verb)
+        self._pending.append((command, event.t))
+        return [display.client_line(command, self.view, tls=self.tls, t=self._t(event.t))]
+
+    def _reply(self, event: ServerReply) -> list[Line]:
+        reply = to_reply(event)
+        self._replied = True
+        command, latency = None, None
+        if event.code is not None and self._pending:
+            command, sent = self._pending.popleft()
+            if sent is not None and event.t is not None:
+                latency = max(0.0, event.t - sent)
+        if event.code is not None:
+            self._sasl = event.code == 334
+            if event.code == 354:
+                self._in_data = True
+        return display.reply_lines(
+            reply, self.view, command=command, tls=self.tls, t=self._t(event.t), latency=latency,
+        )
+
+    def _note(self, event: Note) -> list[Line]:
+        text = event.text
+        if event.kind == "tls":
+            if text.startswith("TLS"):
+                self.tls = True
+            return [display.tls_line(text)]
+        if event.kind == "error":
+            if text.startswith("warning: "):
+                return [display.warning_line(text[len("warning: "):])]
+            return [display.error_line(text)]
+        if text.startswith("connected to") or text.startswith("Connected to"):
+            self.tls = False
+            self._reset()
+        return [display.note_line(text)]
+
+
+def render_all(events, view: View = View()) -> list[list[Line]]:
+    """The lines of each event, in order."""
+    renderer = Renderer(view)
+    return [renderer.lines(event) for event in events]
