@@ -94,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-f", dest="script_file", metavar="FILE", help="run the lines in FILE")
     s.add_argument("--no-history", dest="history", action="store_false",
                    help="do not read or write the history file")
+
+    r = p.add_argument_group("recording")
+    r.add_argument("--record", metavar="FILE",
+                   help="record the session to FILE (JSON Lines, written as it happens; "
+                   "smtpshell replay/convert read it)")
+    r.add_argument("--show-secrets", action="store_true",
+                   help="keep passwords and tokens unmasked in recordings and :save (masked by default)")
     return p
 
 
@@ -170,7 +177,8 @@ def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser
         sni=args.sni, tls_min=args.tls_min, color=args.color, style=args.style,
         marks=args.marks, timestamps=args.timestamps, hints=args.hints,
         commands=tuple(args.commands), script_file=args.script_file, demo=args.demo,
-        history=args.history, user=args.user, auth_mechanism=args.auth,
+        history=args.history, record=args.record, show_secrets=args.show_secrets,
+        user=args.user, auth_mechanism=args.auth,
         password_file=args.password_file,
     )
 

@@ -92,6 +92,60 @@ async def cmd_quit(shell: "Shell", arg: str) -> None:
     await shell.quit()
 
 
+async def cmd_record(shell: "Shell", arg: str) -> None:
+    """Record the session from here on, as JSON Lines written as it happens.
+
+    :record FILE     start (credentials masked unless --show-secrets)
+    :record stop     stop and close the file
+    :record          say whether a recording runs
+    """
+    from smtpshell.shell import recording
+
+    words = _path_words(shell, arg, ":record FILE | :record stop")
+    if words is None:
+        return
+    if not words:
+        if shell.recorder is None:
+            shell.note("not recording (:record FILE starts)")
+        else:
+            shell.note(f"recording to {shell.recorder.path}")
+        return
+    if words == ["stop"]:
+        recording.stop(shell)
+        return
+    recording.start(shell, words[0])
+
+
+async def cmd_save(shell: "Shell", arg: str) -> None:
+    """Write the session so far to FILE: .jsonl (native), .txt (telnet-style), .html, .cast.
+
+    Credentials stay masked unless the shell was started with --show-secrets.
+    """
+    from smtpshell.shell import recording
+
+    words = _path_words(shell, arg, ":save FILE")
+    if not words:
+        if words is not None:
+            shell.error("usage: :save FILE")
+        return
+    recording.save(shell, words[0])
+
+
+def _path_words(shell: "Shell", arg: str, usage: str) -> list[str] | None:
+    """ARG as shell words (quotes for paths with spaces); None after an error."""
+    import shlex
+
+    try:
+        words = shlex.split(arg)
+    except ValueError as exc:
+        shell.error(f"{exc}; usage: {usage}")
+        return None
+    if len(words) > 1:
+        shell.error(f"usage: {usage}")
+        return None
+    return words
+
+
 async def cmd_close(shell: "Shell", arg: str) -> None:
     """Send QUIT and close the connection, staying in the shell."""
     await shell.quit()
@@ -358,6 +412,8 @@ def build_registry() -> dict[str, CommandSpec]:
         CommandSpec(name="b64", syntax=":b64 TEXT", handler=cmd_b64),
         CommandSpec(name="unb64", syntax=":unb64 TEXT", handler=cmd_unb64),
         CommandSpec(name="expect", syntax=":expect CODE", handler=cmd_expect),
+        CommandSpec(name="record", syntax=":record FILE | :record stop", handler=cmd_record, in_data=True),
+        CommandSpec(name="save", syntax=":save FILE", handler=cmd_save, in_data=True),
         CommandSpec(name="set", syntax=":set NAME VALUE", handler=cmd_set),
         CommandSpec(name="connect", syntax=":connect HOST [PORT] [--tls]", handler=cmd_connect),
         CommandSpec(name="reconnect", syntax=":reconnect", handler=cmd_reconnect),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Protocol
 
@@ -69,6 +70,13 @@ class Shell:
         self._typed_starttls = False
         self._typing = False  # the line being sent is on screen already (the REPL's prompt)
         self.listeners: list[Callable[[net.NetEvent], None]] = []  # e.g. a recorder
+        from smtpshell.shell.recording import SessionLog
+
+        self.started = time.time()
+        self.session_log = SessionLog(show_secrets=settings.show_secrets)  # what :save writes
+        self.listeners.append(self.session_log)
+        self.recorder = None  # the Recorder of --record / :record, while one runs
+        self._record_option_used = False
         # Asks for a password or token unseen (the REPL sets it); scripts never prompt.
         self.ask_secret: Callable[[str], Awaitable[str | None]] | None = None
         self.sasl_driving = False  # :auth is answering the 334s itself
@@ -213,6 +221,12 @@ class Shell:
         await self.close_quietly()
         self.target = target
         self.connection_failed = False
+        if self.settings.record and not self._record_option_used:
+            from smtpshell.shell import recording
+
+            self._record_option_used = True  # --record starts once, with the first connection
+            if not recording.start(self, self.settings.record):
+                raise_if_script(self, f"cannot record to {self.settings.record}", ExitStatus.USAGE)
         conn = net.Connection(
             observer=self._observe,
             timeout=self.settings.timeout,

@@ -1,11 +1,14 @@
 """The real REPL in a pseudo-terminal, as a person uses it."""
 
 import re
+import signal
 import socket
 import threading
 
 import pexpect
 import pytest
+
+from smtpshell.transcript.readers import read
 
 GREEN_250 = re.compile(rb"\x1b\[[0-9;]*32m250")  # 2xx: green
 RED_5XX = re.compile(rb"\x1b\[[0-9;]*31m5\d\d")  # 5xx: red
@@ -150,7 +153,7 @@ def test_history_is_kept_but_never_holds_credentials(terminal, tmp_path):
 
 
 def test_auth_password_is_asked_unseen_and_kept_out_of_everything(terminal, tmp_path):
-    t = terminal("--demo")
+    t = terminal("--demo", "--record", str(tmp_path / "session.jsonl"))
     t.prompt()
     t.type(":auth login alice")
     t.expect_exact("password for alice:")
@@ -166,3 +169,25 @@ def test_auth_password_is_asked_unseen_and_kept_out_of_everything(terminal, tmp_
     assert b"d29uZGVybGFuZA" not in screen  # nor its base64
     history = (tmp_path / "state" / "smtpshell" / "history").read_text()
     assert ":auth login alice" in history and "wonderland" not in history
+    recording = (tmp_path / "session.jsonl").read_text()
+    assert '"line": "AUTH LOGIN"' in recording and '"secret": true' in recording
+    assert "wonderland" not in recording and "d29uZGVybGFuZA" not in recording
+
+
+def test_a_recording_survives_the_shell_killed_mid_data(terminal, tmp_path):
+    path = tmp_path / "killed.jsonl"
+    t = terminal("--demo", "--record", str(path))
+    t.prompt()
+    for line in ("EHLO laptop", "MAIL FROM:<alice@example.com>", "RCPT TO:<bob@example.com>"):
+        t.type(line)
+        t.expect(GREEN_250)
+        t.prompt()
+    t.type("DATA")
+    t.prompt("data")
+    t.type("Subject: half a message")
+    t.prompt("data")
+    t.child.kill(signal.SIGKILL)
+    t.child.expect(pexpect.EOF)
+    transcript = read(path.read_text(encoding="utf-8"))
+    assert [r.code for r in transcript.replies][-1] == 354
+    assert [c.line for c in transcript.client_lines][-1] == "DATA"  # the typed line was not sent yet
