@@ -146,12 +146,19 @@ class Shell:
         command = ev.outgoing.command
         if (self.view.echo_client or not self._typing) and command is not None:
             self.emit(display.client_line(command, self.view, tls=self._tls, t=self._t(ev.t)))
-        if self._typing and command is not None and command.verb == "SASL" and self.view.hints:
+        if command is None or self.sasl_driving or not self.view.hints:
+            return  # :auth shows its own answers
+        hint = None
+        if command.verb == "SASL":  # a base64 answer to a 334, typed by hand
             from smtpshell.shell.auth import typed_response_hint
 
             hint = typed_response_hint(self.session, command.line)
-            if hint:
-                self.emit(display.hint_line(f"decoded: {hint}"))
+        elif command.verb == "AUTH" and len(words := command.line.split()) > 2:
+            from smtpshell.protocol.auth import describe_response
+
+            hint = describe_response(words[1], words[2], 0)  # an initial response typed by hand
+        if hint:
+            self.emit(display.hint_line(f"decoded: {hint}"))
 
     def _on_sent_data(self, ev: net.SentData) -> None:
         if self.view.echo_client:

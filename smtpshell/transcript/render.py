@@ -82,6 +82,8 @@ class Renderer:
     def _reset(self) -> None:
         self._pending: deque[tuple[Command, float | None]] = deque([(Command(line="", verb="GREETING"), None)])
         self._sasl = False
+        self._mechanism: str | None = None  # of the AUTH exchange under way
+        self._sasl_step = 0  # the next SASL answer's index (an initial response is 0)
         self._in_data = False
         self._replied = False
 
@@ -103,15 +105,29 @@ class Renderer:
             self._pending.popleft()  # the transcript starts after the greeting
         words = text.split()
         verb = words[0].upper() if words else ""
+        answer = None  # a base64 SASL answer, decoded as a hint (secrets masked)
         if self._sasl:
             verb, self._sasl = "SASL", False
+            answer, self._sasl_step = text, self._sasl_step + 1
         elif text == "." and self._in_data:
             verb = "."
+        elif verb == "AUTH":
+            self._mechanism = words[1] if len(words) > 1 else None
+            self._sasl_step = 1 if len(words) > 2 else 0
+            answer = words[2] if len(words) > 2 else None
         if verb == ".":
             self._in_data = False
-        command = Command(line=text, verb=verb)
+        command = Command(line=text, verb=verb, secret=event.secret)
         self._pending.append((command, event.t))
-        return [display.client_line(command, self.view, tls=self.tls, t=self._t(event.t))]
+        out = [display.client_line(command, self.view, tls=self.tls, t=self._t(event.t))]
+        if answer is not None and not event.secret and self.view.hints:
+            from smtpshell.protocol.auth import describe_response
+
+            hint = "* cancels the AUTH exchange" if answer == "*" else describe_response(
+                self._mechanism, answer, self._sasl_step - 1)
+            if hint:
+                out.append(display.hint_line(f"decoded: {hint}"))
+        return out
 
     def _reply(self, event: ServerReply) -> list[Line]:
         reply = to_reply(event)

@@ -95,7 +95,8 @@ def test_step_mode_one_exchange_per_key_and_q_quits():
     out = replayed(seed(), instant=False, step=True, read_key=lambda: next(keys))
     assert out == "220 mymailserver.com ESMTP Postfix\n" + (
         "ehlo h1.home.net\n" + "".join(line + "\n" for line in replayed(seed()).split("\n")[2:11])
-        + "auth login dXNlcm5hbWU=\n334 UGFzc3dvcmQ6\n    ↳ challenge decodes to: Password:\n"
+        + "auth login dXNlcm5hbWU=\n    ↳ decoded: username\n"
+        "334 UGFzc3dvcmQ6\n    ↳ challenge decodes to: Password:\n"
         "    ↳ answer with a base64 line (a lone * cancels)\n"
     )
 
@@ -234,3 +235,10 @@ def test_help_exits_0(capsys):
     assert "--redact" in capsys.readouterr().out
     assert replay_main(["--help"]) == 0
     assert "--step" in capsys.readouterr().out
+
+
+def test_hand_typed_sasl_answers_are_decoded_with_the_password_masked():
+    out = replayed(seed())
+    assert "auth login dXNlcm5hbWU=\n    ↳ decoded: username\n" in out
+    assert "cGFzc3dvcmQ=\n    ↳ decoded: *** (password)\n" in out
+    assert "password\n" not in out.replace("(password)", "")
