@@ -46,6 +46,11 @@ class SessionLog:
         self._dropped_lines = 0
 
     def __call__(self, event: net.NetEvent) -> None:
+        if (isinstance(event, net.SentData) and self._dropped_lines
+                and self._capture.in_data):  # over the limit: count, do not split into lines
+            self._dropped_bytes += len(event.data)
+            self._dropped_lines += event.data.count(b"\n")
+            return
         for item in self._capture(event):
             if isinstance(item, ClientLine) and item.data:
                 size = len(item.wire)

@@ -80,6 +80,11 @@ class Capture:
         self._in_data = False
         self._data = bytearray()  # message content not yet split into lines
 
+    @property
+    def in_data(self) -> bool:
+        """Between a 354 and the lone dot: what the client sends is message content."""
+        return self._in_data
+
     def __call__(self, event: net.NetEvent) -> list[Event]:
         if isinstance(event, net.Connected) or self._offset is None:
             self._offset = (self._clock() - self._start) - event.t

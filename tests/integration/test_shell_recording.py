@@ -145,3 +145,27 @@ async def test_record_option_into_a_missing_directory_fails_the_script_with_stat
     stdout, _ = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == ExitStatus.USAGE
     assert "cannot record to" in stdout.decode() and "No such file or directory" in stdout.decode()
+
+
+async def test_save_keeps_bounded_message_content_and_says_what_it_left_out(make_shell, smtpd, tmp_path, monkeypatch):
+    from smtpshell.shell import recording
+
+    monkeypatch.setattr(recording, "SAVE_KEEP_BYTES", 1000)
+    message = tmp_path / "big.eml"
+    message.write_bytes(b"Subject: big\n\n" + b"".join(b"line %04d of the body\n" % n for n in range(500)))
+    shell, out = await connected(make_shell, smtpd, record=str(tmp_path / "all.jsonl"))
+    status = await run_script(shell, lines(
+        "EHLO me.example", "MAIL FROM:<a@example.org>", "RCPT TO:<b@example.net>", "DATA",
+        f":file {message}", ":expect 250", f":save {tmp_path / 'saved.jsonl'}", "QUIT",
+    ))
+    assert status is ExitStatus.OK, out.text
+    saved = read((tmp_path / "saved.jsonl").read_text(encoding="utf-8"))
+    content = [c.line for c in saved.client_lines if c.data]
+    assert content[:3] == ["Subject: big", "", "line 0000 of the body"] and len(content) < 60
+    [note] = [e for e in saved.events if isinstance(e, Note) and "not kept for :save" in e.text]
+    kept_lines = len(content)
+    assert note.text.startswith(f"{502 - kept_lines} more lines of message content")
+    assert saved.replies[-1].code == 250  # the session after the message is all there
+    recorded = read((tmp_path / "all.jsonl").read_text(encoding="utf-8"))
+    assert len([c for c in recorded.client_lines if c.data]) == 502  # --record keeps everything
+    assert len(smtpd.handler.messages[0].content.splitlines()) == 502
