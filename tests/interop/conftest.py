@@ -1,8 +1,11 @@
-"""Interop tests against a real Postfix on loopback, started by `.ci/mta/postfix-start`.
+"""Interop tests against a real Postfix and a real Exim on loopback, started by
+`.ci/mta/postfix-start` and `.ci/mta/exim-start`.
 
 `bash .ci/mta/postfix-start STATE_DIR` (as root) writes `STATE_DIR/postfix.env`; point
-`SMTPSHELL_POSTFIX_ENV` at it. Without it every test here is skipped, unless
-`SMTPSHELL_INTEROP_REQUIRED=1` (CI), which turns the skip into a failure.
+`SMTPSHELL_POSTFIX_ENV` at it. Likewise `bash .ci/mta/exim-start OTHER_DIR` writes
+`OTHER_DIR/exim.env` for `SMTPSHELL_EXIM_ENV`. Without them the tests that use the `postfix`
+or `exim` fixture are skipped, unless `SMTPSHELL_INTEROP_REQUIRED=1` (CI), which turns the skip
+into a failure.
 Everything in this directory carries the `interop` marker (`-m "not interop"` leaves it out).
 """
 
@@ -19,7 +22,9 @@ import pytest
 ENV_VAR = "SMTPSHELL_POSTFIX_ENV"
 REQUIRED_VAR = "SMTPSHELL_INTEROP_REQUIRED"
 KEY_PREFIX = "SMTPSHELL_POSTFIX_"
-POLL_INTERVAL = 0.05  # seconds between looks at a Maildir while Postfix delivers
+EXIM_ENV_VAR = "SMTPSHELL_EXIM_ENV"
+EXIM_KEY_PREFIX = "SMTPSHELL_EXIM_"
+POLL_INTERVAL = 0.05  # seconds between looks at a Maildir while the MTA delivers
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,21 +36,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.interop)
 
 
-@dataclass(frozen=True, kw_only=True)
-class PostfixInstance:
-    """The running Postfix, as described by the env file postfix-start wrote."""
+class MaildirDeliveries:
+    """What a running MTA with Maildir delivery offers the tests; its dataclass supplies
+    `user`, `domain`, `maildir` (one Maildir per local part) and `_delivery_log()`."""
 
-    host: str
-    port: int  # plain SMTP; STARTTLS offered; AUTH offered before TLS too
-    submission_port: int  # STARTTLS required; AUTH after STARTTLS; AUTH required to send
-    smtps_port: int  # implicit TLS; AUTH required to send
-    cafile: Path  # the CA that signed the server certificate (CN/SAN localhost, IP 127.0.0.1)
-    user: str  # SASL user, plain name ("alice"); "alice@example.test" works too
-    password: str = field(repr=False)
-    domain: str  # local delivery domain (example.test): alice, bob, postmaster
-    maildir: Path  # one Maildir per local part: maildir / "alice" / "new"
-    mechs: tuple[str, ...]  # SASL mechanisms Postfix advertises (all verified by the harness tests)
-    maillog: Path | None = None  # Postfix's log, for diagnostics
+    user: str
+    domain: str
+    maildir: Path
+
+    def _delivery_log(self) -> Path | None:
+        """The MTA's log, whose tail explains a delivery that did not happen."""
+        return None
 
     @property
     def address(self) -> str:
@@ -91,10 +92,50 @@ class PostfixInstance:
         return None
 
     def _log_tail(self, lines: int = 20) -> str:
-        if self.maillog is None or not self.maillog.is_file():
+        log = self._delivery_log()
+        if log is None or not log.is_file():
             return ""
-        tail = self.maillog.read_text(errors="replace").splitlines()[-lines:]
-        return f"\nlast lines of {self.maillog}:\n" + "\n".join(tail)
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        return f"\nlast lines of {log}:\n" + "\n".join(tail)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostfixInstance(MaildirDeliveries):
+    """The running Postfix, as described by the env file postfix-start wrote."""
+
+    host: str
+    port: int  # plain SMTP; STARTTLS offered; AUTH offered before TLS too
+    submission_port: int  # STARTTLS required; AUTH after STARTTLS; AUTH required to send
+    smtps_port: int  # implicit TLS; AUTH required to send
+    cafile: Path  # the CA that signed the server certificate (CN/SAN localhost, IP 127.0.0.1)
+    user: str  # SASL user, plain name ("alice"); "alice@example.test" works too
+    password: str = field(repr=False)
+    domain: str  # local delivery domain (example.test): alice, bob, postmaster
+    maildir: Path  # one Maildir per local part: maildir / "alice" / "new"
+    mechs: tuple[str, ...]  # SASL mechanisms Postfix advertises (all verified by the harness tests)
+    maillog: Path | None = None  # Postfix's log, for diagnostics
+
+    def _delivery_log(self) -> Path | None:
+        return self.maillog
+
+
+@dataclass(frozen=True, kw_only=True)
+class EximInstance(MaildirDeliveries):
+    """The running Exim, as described by the env file exim-start wrote."""
+
+    host: str
+    port: int  # plain SMTP; STARTTLS offered; AUTH offered before TLS too
+    smtps_port: int  # implicit TLS; same policy as `port`
+    cafile: Path  # the CA that signed the server certificate (CN/SAN localhost, IP 127.0.0.1)
+    user: str  # SASL user, plain name ("alice"); "alice@example.test" works too
+    password: str = field(repr=False)
+    domain: str  # local delivery domain (example.test): alice, bob, postmaster
+    maildir: Path  # one Maildir per local part: maildir / "alice" / "new"
+    mechs: tuple[str, ...]  # SASL mechanisms Exim advertises (PLAIN LOGIN CRAM-MD5)
+    mainlog: Path | None = None  # Exim's mainlog, for diagnostics
+
+    def _delivery_log(self) -> Path | None:
+        return self.mainlog
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -111,20 +152,40 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+@dataclass(frozen=True, kw_only=True)
+class EnvFile:
+    """The KEY=value lines of an env file written by a .ci/mta/*-start script."""
+
+    path: Path
+    env_var: str  # the variable that named the file, for messages
+    prefix: str  # SMTPSHELL_POSTFIX_, SMTPSHELL_EXIM_
+    values: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path, env_var: str, prefix: str) -> EnvFile:
+        try:
+            values = read_env_file(path)
+        except (OSError, ValueError) as exc:
+            pytest.fail(f"{env_var}={path}: cannot read it: {exc}", pytrace=False)
+        return cls(path=path, env_var=env_var, prefix=prefix, values=values)
+
+    def get(self, name: str) -> str:
+        """The value of PREFIX+NAME; fail the test naming it when it is missing."""
+        key = self.prefix + name
+        if key not in self.values:
+            pytest.fail(f"{self.env_var}={self.path}: {key} missing", pytrace=False)
+        return self.values[key]
+
+    def optional_path(self, name: str) -> Path | None:
+        """PREFIX+NAME as a path, or None when it is missing or empty."""
+        value = self.values.get(self.prefix + name)
+        return Path(value) if value else None
+
+
 def load_postfix(path: Path) -> PostfixInstance:
     """Build a PostfixInstance from the env file at PATH; fail naming what is missing."""
-    try:
-        env = read_env_file(path)
-    except (OSError, ValueError) as exc:
-        pytest.fail(f"{ENV_VAR}={path}: cannot read it: {exc}", pytrace=False)
-
-    def get(name: str) -> str:
-        key = KEY_PREFIX + name
-        if key not in env:
-            pytest.fail(f"{ENV_VAR}={path}: {key} missing", pytrace=False)
-        return env[key]
-
-    maillog = env.get(KEY_PREFIX + "MAILLOG")
+    env = EnvFile.load(path, ENV_VAR, KEY_PREFIX)
+    get = env.get
     return PostfixInstance(
         host=get("HOST"),
         port=int(get("PORT")),
@@ -136,20 +197,51 @@ def load_postfix(path: Path) -> PostfixInstance:
         domain=get("DOMAIN"),
         maildir=Path(get("MAILDIR")),
         mechs=tuple(get("MECHS").split()),
-        maillog=Path(maillog) if maillog else None,
+        maillog=env.optional_path("MAILLOG"),
     )
+
+
+def load_exim(path: Path) -> EximInstance:
+    """Build an EximInstance from the env file at PATH; fail naming what is missing."""
+    env = EnvFile.load(path, EXIM_ENV_VAR, EXIM_KEY_PREFIX)
+    get = env.get
+    return EximInstance(
+        host=get("HOST"),
+        port=int(get("PORT")),
+        smtps_port=int(get("SMTPS_PORT")),
+        cafile=Path(get("CAFILE")),
+        user=get("USER"),
+        password=get("PASSWORD"),
+        domain=get("DOMAIN"),
+        maildir=Path(get("MAILDIR")),
+        mechs=tuple(get("MECHS").split()),
+        mainlog=env.optional_path("MAINLOG"),
+    )
+
+
+def env_file_or_skip(env_var: str, mta: str) -> Path:
+    """The env file named by ENV_VAR, written by .ci/mta/<mta>-start; without it skip, or fail
+    when interop is required (CI)."""
+    env_path = os.environ.get(env_var)
+    if not env_path:
+        name = mta.lower()
+        reason = (
+            f"no {mta}: run .ci/mta/{name}-start STATE_DIR (as root) and set "
+            f"{env_var}=STATE_DIR/{name}.env"
+        )
+        if os.environ.get(REQUIRED_VAR) == "1":
+            pytest.fail(f"{reason} ({REQUIRED_VAR}=1)", pytrace=False)
+        pytest.skip(reason)
+    return Path(env_path)
 
 
 @pytest.fixture(scope="session")
 def postfix() -> PostfixInstance:
     """The Postfix started by .ci/mta/postfix-start; skips (or fails in CI) when there is none."""
-    env_path = os.environ.get(ENV_VAR)
-    if not env_path:
-        reason = (
-            "no Postfix: run .ci/mta/postfix-start STATE_DIR (as root) and set "
-            f"{ENV_VAR}=STATE_DIR/postfix.env"
-        )
-        if os.environ.get(REQUIRED_VAR) == "1":
-            pytest.fail(f"{reason} ({REQUIRED_VAR}=1)", pytrace=False)
-        pytest.skip(reason)
-    return load_postfix(Path(env_path))
+    return load_postfix(env_file_or_skip(ENV_VAR, "Postfix"))
+
+
+@pytest.fixture(scope="session")
+def exim() -> EximInstance:
+    """The Exim started by .ci/mta/exim-start; skips (or fails in CI) when there is none."""
+    return load_exim(env_file_or_skip(EXIM_ENV_VAR, "Exim"))
