@@ -11,6 +11,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from smtpshell.server.store import NULL_PATH, MaildirStore, Trace, angle, new_queue_id, trace_headers
+from smtpshell.server.users import AUTH_MECHANISMS
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,17 @@ def shown(address: str) -> str:
     return _CONTROL.sub(lambda match: f"\\x{ord(match[0]):02x}", text)
 
 
+def ordered_auth(line: str) -> str:
+    """aiosmtpd's ``250-AUTH`` line (mechanisms sorted by name) in :data:`AUTH_MECHANISMS` order;
+    other lines as they are. Mechanisms not in that list follow, by name."""
+    keyword, _, mechanisms = line.partition(" ")
+    if keyword[4:] != "AUTH":
+        return line
+    rank = {name: index for index, name in enumerate(AUTH_MECHANISMS)}
+    ordered = sorted(mechanisms.split(), key=lambda name: (rank.get(name, len(rank)), name))
+    return " ".join([keyword, *ordered])
+
+
 class PracticeHandler:
     """Accepts every sender and recipient and keeps each message in a Maildir."""
 
@@ -44,9 +56,9 @@ class PracticeHandler:
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:
-        """Add PIPELINING and ENHANCEDSTATUSCODES to what aiosmtpd advertises."""
+        """Add PIPELINING and ENHANCEDSTATUSCODES to what aiosmtpd advertises; AUTH strongest first."""
         session.host_name = hostname  # the 5-argument hook must do this itself
-        first, *middle, last = responses
+        first, *middle, last = (ordered_auth(line) for line in responses)
         return [first, *EXTRA_KEYWORDS_FIRST, *middle, *EXTRA_KEYWORDS_LAST, last]
 
     async def handle_MAIL(

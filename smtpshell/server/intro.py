@@ -7,7 +7,7 @@ import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 
-from smtpshell.server.users import DemoUser
+from smtpshell.server.users import AUTH_MECHANISMS, DemoUser
 
 # Where a client on this computer connects when the server listens on every address.
 _CONNECT_FOR_WILDCARD = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
@@ -23,12 +23,13 @@ def format_intro(
     cert_names: Sequence[str],
     valid_days: int,
     auth_require_tls: bool,
+    mechanisms: Sequence[str] = AUTH_MECHANISMS,
 ) -> str:
     """The plain-text introduction printed by ``smtpshell serve`` and shown by ``--demo``."""
     listen = host_port(host, port)
     reach = "this computer only" if _is_loopback(host) else "the network"
     auth_rule = "AUTH only after STARTTLS" if auth_require_tls else "AUTH allowed without TLS"
-    user_lines = [f"{user.name} / {user.password}" for user in users] or ["(none: every AUTH fails)"]
+    user_lines = _user_lines(users)
     connect = _CONNECT_FOR_WILDCARD.get(host, host)
 
     lines = [
@@ -36,6 +37,7 @@ def format_intro(
         "",
         f"  Listening on  {listen}  (reachable from {reach})",
         f"                STARTTLS offered; {auth_rule}",
+        f"                AUTH {' '.join(mechanisms)}",
         "                mail to any address is accepted",
         f"  Demo users    {user_lines[0]}",
         *(f"                {line}" for line in user_lines[1:]),
@@ -49,7 +51,7 @@ def format_intro(
         "Then type, one line at a time:",
         "  EHLO laptop",
         "  STARTTLS                        (then EHLO laptop again)",
-        *_auth_lines(users),
+        *_auth_lines(users, mechanisms),
         "  MAIL FROM:<alice@example.com>",
         "  RCPT TO:<bob@example.com>",
         "  DATA",
@@ -67,17 +69,39 @@ def host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _auth_lines(users: Sequence[DemoUser]) -> list[str]:
+def _user_lines(users: Sequence[DemoUser]) -> list[str]:
+    """``alice / wonderland   token alice-demo-token``, aligned; the token for OAUTHBEARER/XOAUTH2."""
+    if not users:
+        return ["(none: every AUTH fails)"]
+    logins = [f"{user.name} / {user.password}" for user in users]
+    width = max(map(len, logins))
+    lines = [
+        f"{login:<{width}}   token {user.token}" if user.token else login for login, user in zip(logins, users)
+    ]
+    if any(user.token for user in users):
+        lines[0] += "  (OAuth, for OAUTHBEARER and XOAUTH2)"
+    return lines
+
+
+def _auth_lines(users: Sequence[DemoUser], mechanisms: Sequence[str]) -> list[str]:
     if not users:
         return []
     user = users[0]
-    token = base64.b64encode(f"\0{user.name}\0{user.password}".encode()).decode()
+    plain = base64.b64encode(f"\0{user.name}\0{user.password}".encode()).decode()
+    lines = [_step(f":auth {user.name}", f":auth picks the strongest offered: {mechanisms[0]}")]
+    if user.token:
+        lines.append(_step(f":auth oauthbearer {user.name} {user.token}", "a token instead of a password"))
     return [
-        f"  :auth login {user.name}             (the shell asks for the password and answers the 334s)",
-        f"  or by hand: AUTH PLAIN {token}",
-        f"                                  (base64 of \\0{user.name}\\0{user.password}:"
-        f" :b64 \\0{user.name}\\0{user.password} makes it)",
+        *lines,
+        _step(f":auth login {user.name}", "the shell asks for the password and answers the 334s"),
+        f"  or by hand: AUTH PLAIN {plain}",
+        _step("", f"base64 of \\0{user.name}\\0{user.password}: :b64 \\0{user.name}\\0{user.password} makes it"),
     ]
+
+
+def _step(command: str, note: str) -> str:
+    """``  COMMAND   (note)``, the note in the column the other steps' notes use."""
+    return f"  {command:<31} ({note})" if len(command) < 32 else f"  {command}   ({note})"
 
 
 def _is_loopback(host: str) -> bool:

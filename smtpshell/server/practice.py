@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from smtpshell.server.certs import VALID_DAYS, certificate_names, make_self_signed
 from smtpshell.server.intro import format_intro, host_port
 from smtpshell.server.store import MaildirStore
-from smtpshell.server.users import DEMO_USERS, DemoUser, UserBook
+from smtpshell.server.users import AUTH_MECHANISMS, DEMO_USERS, DemoUser, UserBook
 
 if TYPE_CHECKING:
     from smtpshell.server.smtp import PracticeSMTP
@@ -110,7 +110,7 @@ class PracticeServer:
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.load_cert_chain(certs.certfile, certs.keyfile)
             handler = PracticeHandler(store=store)
-            book = UserBook(self.users)
+            book = await asyncio.to_thread(UserBook, self.users)  # PBKDF2 for SCRAM: not in the loop
 
             def protocol() -> PracticeSMTP:
                 return PracticeSMTP(
@@ -185,6 +185,7 @@ class PracticeServer:
             cert_names=self._cert_names,
             valid_days=VALID_DAYS,
             auth_require_tls=self.auth_require_tls,
+            mechanisms=AUTH_MECHANISMS,
         )
 
 
@@ -244,8 +245,9 @@ def _serve_parser() -> argparse.ArgumentParser:
         prog="smtpshell serve",
         description=(
             "Run the practice SMTP server: ESMTP with STARTTLS (a self-signed certificate made "
-            "at start), AUTH PLAIN, LOGIN and CRAM-MD5 for demo users, mail for any address "
-            "kept in a Maildir. Stop it with Ctrl-C."
+            "at start), AUTH for demo users (SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN "
+            "with a password; OAUTHBEARER, XOAUTH2 with a token), mail for any address kept in "
+            "a Maildir. Stop it with Ctrl-C."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")

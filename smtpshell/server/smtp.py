@@ -1,13 +1,27 @@
 """aiosmtpd's SMTP protocol, adjusted for the practice server.
 
-What it adds to :class:`aiosmtpd.smtp.SMTP`: the CRAM-MD5 mechanism, an enhanced status code
-on every reply (RFC 2034), the null reverse-path ``MAIL FROM:<>`` (which aiosmtpd refuses),
-demo-user checks for PLAIN and LOGIN, and a polite ``421`` when the server shuts down.
+What it adds to :class:`aiosmtpd.smtp.SMTP`: the SASL mechanisms SCRAM-SHA-256 and SCRAM-SHA-1
+(RFC 5802, RFC 7677), CRAM-MD5 (RFC 2195), OAUTHBEARER (RFC 7628) and XOAUTH2 (Google's),
+beside aiosmtpd's PLAIN and LOGIN, all checked against the demo users; an enhanced status
+code on every reply (RFC 2034); the null reverse-path ``MAIL FROM:<>`` (which aiosmtpd
+refuses); and a polite ``421`` when the server shuts down.
+
+The mechanisms' logic is pure (:mod:`smtpshell.server.scram`, :mod:`smtpshell.server.bearer`,
+:class:`~smtpshell.server.users.UserBook`); the ``auth_*`` methods here only carry their
+messages over aiosmtpd's ``challenge_auth`` (334 and base64) and choose the replies.
+
+SCRAM sends its server-final-message ``v=...`` in a 334 that the client answers with an empty
+line, then says 235 — as Postfix with Cyrus SASL does; RFC 4954 also allows it as data after
+the 235, but a 334 is what most clients expect. A failed SCRAM exchange is not reported with
+a server-final ``e=`` challenge (that would need one more client response before the final
+reply): the reply itself names the RFC 5802 error, e.g. ``535 5.7.8 ... (e=invalid-proof)``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import collections
 import logging
 import secrets
@@ -25,8 +39,10 @@ from aiosmtpd.smtp import (
     syntax,
 )
 
+from smtpshell.server import bearer
 from smtpshell.server.codes import with_enhanced_code
 from smtpshell.server.handler import peer_name
+from smtpshell.server.scram import ScramError, ScramServer
 from smtpshell.server.store import NULL_PATH
 from smtpshell.server.users import DemoUser, UserBook
 
@@ -35,6 +51,24 @@ log = logging.getLogger(__name__)
 S421_SHUTTING_DOWN = "421 4.3.2 {hostname} practice server shutting down"
 S500_INTERNAL = "500 5.0.0 Internal error in the practice server: {reason}"
 S501_NO_INITIAL_RESPONSE = "501 5.5.4 CRAM-MD5 takes no initial response"
+S501_BAD_BASE64 = "501 5.5.2 Can't decode base64"
+S501_NOT_EMPTY = "501 5.5.2 {mechanism}: the answer to the server-final-message (v=) must be an empty line"
+S501_BAD_ACK = "501 5.5.2 {mechanism}: after the error report the client must send {ack}"
+S501_SASL = "501 5.5.2 {mechanism}: {reason}"
+S504_SASL = "504 5.5.4 {mechanism}: {reason}"
+S535_SASL = "535 5.7.8 Authentication credentials invalid: {mechanism}: {reason}"
+S535_AUTHZID = "535 5.7.8 Authentication credentials invalid: {user} may act only as {user}, not as {authzid}"
+
+SCRAM_FAILURES = {
+    "invalid-encoding": S501_SASL,
+    "invalid-username-encoding": S501_SASL,
+    "other-error": S501_SASL,
+    "extensions-not-supported": S504_SASL,
+    "channel-binding-not-supported": S504_SASL,
+    "channel-bindings-dont-match": S535_SASL,
+    "invalid-proof": S535_SASL,
+}
+"""The reply for each RFC 5802 server-error value (``e=``) a SCRAM exchange may end with."""
 
 
 class PracticeSMTP(SMTP):
@@ -162,6 +196,101 @@ class PracticeSMTP(SMTP):
             return AuthResult(success=False, handled=True)
         assert self.session is not None
         return _result("CRAM-MD5", self._users.check_cram_md5(challenge, response), self.session.peer)
+
+    @auth_mechanism("SCRAM-SHA-256")
+    async def auth_SCRAM_SHA_256(self, _: Any, args: list[str]) -> AuthResult:
+        """RFC 7677: as SCRAM-SHA-1, with SHA-256."""
+        return await self._scram("SCRAM-SHA-256", args)
+
+    @auth_mechanism("SCRAM-SHA-1")
+    async def auth_SCRAM_SHA_1(self, _: Any, args: list[str]) -> AuthResult:
+        """RFC 5802: client-first, server-first (nonce, salt, 4096), client-final with the proof,
+        server-final ``v=`` in a 334 answered by an empty line, then 235."""
+        return await self._scram("SCRAM-SHA-1", args)
+
+    async def _scram(self, mechanism: str, args: list[str]) -> AuthResult:
+        assert self.session is not None
+        client_first = await self._initial_response(args)
+        if client_first is None:
+            return AuthResult(success=False, handled=True)
+        users = self._users
+        exchange = ScramServer(
+            mechanism, lambda name: users.scram_keys(mechanism, name), decoy_secret=users.decoy_secret
+        )
+        try:
+            server_first = exchange.first(client_first)
+            client_final = await self.challenge_auth(server_first)
+            if not isinstance(client_final, bytes):  # "*" or bad base64, already answered
+                return AuthResult(success=False, handled=True)
+            server_final = exchange.final(client_final)
+        except ScramError as error:
+            log.info("%s: AUTH %s failed: %s", peer_name(self.session.peer), mechanism, error)
+            await self.push(SCRAM_FAILURES[error.error].format(mechanism=mechanism, reason=error))
+            return AuthResult(success=False, handled=True)
+        user = users.find(exchange.user or "")
+        assert user is not None  # a verified proof: a known user
+        if exchange.authzid not in ("", user.name):
+            authzid = repr(exchange.authzid[:40])
+            peer = peer_name(self.session.peer)
+            log.info("%s: AUTH %s refused: %s may not act as %s", peer, mechanism, user.name, authzid)
+            await self.push(S535_AUTHZID.format(user=user.name, authzid=authzid))
+            return AuthResult(success=False, handled=True)
+        answer = await self.challenge_auth(server_final)
+        if not isinstance(answer, bytes):
+            return AuthResult(success=False, handled=True)
+        if answer:
+            await self.push(S501_NOT_EMPTY.format(mechanism=mechanism))
+            return AuthResult(success=False, handled=True)
+        return _result(mechanism, user, self.session.peer)
+
+    @auth_mechanism("OAUTHBEARER")
+    async def auth_OAUTHBEARER(self, _: Any, args: list[str]) -> AuthResult:
+        """RFC 7628: GS2 header, then ``^Aauth=Bearer TOKEN^A^A``; a refused token gets a JSON
+        error report in a 334, which the client acknowledges with ``^A`` before the 535."""
+        return await self._bearer(bearer.MECHANISMS["OAUTHBEARER"], args)
+
+    @auth_mechanism("XOAUTH2")
+    async def auth_XOAUTH2(self, _: Any, args: list[str]) -> AuthResult:
+        """Google's ``user=NAME^Aauth=Bearer TOKEN^A^A``; a refused token gets a JSON error
+        report in a 334, which the client acknowledges with an empty line before the 535."""
+        return await self._bearer(bearer.MECHANISMS["XOAUTH2"], args)
+
+    async def _bearer(self, mechanism: bearer.BearerMechanism, args: list[str]) -> AuthResult:
+        assert self.session is not None
+        message = await self._initial_response(args)
+        if message is None:
+            return AuthResult(success=False, handled=True)
+        try:
+            request = mechanism.parse(message)
+        except bearer.BearerError as error:
+            reply = S504_SASL if error.channel_binding else S501_SASL
+            await self.push(reply.format(mechanism=mechanism.name, reason=error))
+            return AuthResult(success=False, handled=True)
+        user = self._users.check_token(request.user, request.token)
+        if user is not None:
+            return _result(mechanism.name, user, self.session.peer)
+        log.info("%s: AUTH %s failed: token refused", peer_name(self.session.peer), mechanism.name)
+        ack = await self.challenge_auth(bearer.error_report(mechanism))
+        if not isinstance(ack, bytes):  # "*" (RFC 7628 allows it too) or bad base64, already answered
+            return AuthResult(success=False, handled=True)
+        if ack != mechanism.ack:
+            await self.push(S501_BAD_ACK.format(mechanism=mechanism.name, ack=mechanism.ack_text))
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False)  # aiosmtpd answers 535 5.7.8
+
+    async def _initial_response(self, args: list[str]) -> bytes | None:
+        """The client's first message: after ``AUTH MECH`` (``=`` is an empty one, RFC 4954 §4),
+        or asked for with an empty 334. None when it was cancelled or not base64 (answered)."""
+        if len(args) == 1:
+            response = await self.challenge_auth(b"")
+            return response if isinstance(response, bytes) else None
+        if args[1] == "=":
+            return b""
+        try:
+            return base64.b64decode(args[1], validate=True)
+        except (binascii.Error, ValueError):
+            await self.push(S501_BAD_BASE64)
+            return None
 
 
 def _result(mechanism: str, user: DemoUser | None, peer: Any) -> AuthResult:

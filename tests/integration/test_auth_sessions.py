@@ -1,7 +1,8 @@
-""":auth against the practice server (a real aiosmtpd): every mechanism it offers, and the failures."""
+""":auth against the practice server (a real aiosmtpd): every mechanism the client knows, and the failures."""
 
 import pytest
 
+from smtpshell.protocol.auth import SUPPORTED, TOKEN_MECHANISMS
 from smtpshell.server.practice import PracticeServer
 from smtpshell.settings import ExitStatus
 from smtpshell.shell.core import Target
@@ -26,12 +27,20 @@ def connect(make_shell, practice):
     return make
 
 
-@pytest.mark.parametrize("mech", ["PLAIN", "LOGIN", "CRAM-MD5"])
+OFFERED = "SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN OAUTHBEARER XOAUTH2"
+
+
+def test_the_practice_server_offers_every_mechanism_the_client_knows():
+    assert set(OFFERED.split()) == set(SUPPORTED)
+
+
+@pytest.mark.parametrize("mech", SUPPORTED)
 async def test_every_offered_mechanism(connect, practice, mech):
     shell, out = await connect()
     user = practice.users[0]
+    secret = user.token if mech in TOKEN_MECHANISMS else user.password
     status = await run_script(shell, lines(
-        ":starttls", f":auth {mech} {user.name} {user.password}", ":expect 235",
+        ":starttls", f":auth {mech} {user.name} {secret}", ":expect 235",
         "MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test>", "DATA", "Subject: t", "", "hi", ".",
         ":expect 250",
     ))
@@ -39,7 +48,19 @@ async def test_every_offered_mechanism(connect, practice, mech):
     assert f"authenticated as {user.name}" in out.text
     [stored] = (practice.maildir / "new").iterdir()  # the server, too, says who sent it
     assert f"authenticated as {user.name}" in stored.read_text()
-    assert user.password not in out.text and b64(user.password) not in out.text
+    assert secret not in out.text and b64(secret) not in out.text
+    if mech.startswith("SCRAM"):
+        assert "server signature verified: mutual authentication complete" in out.text
+
+
+@pytest.mark.parametrize("mech", ["SCRAM-SHA-256", "OAUTHBEARER", "XOAUTH2"])
+async def test_without_initial_response_the_server_asks_with_an_empty_334(connect, practice, mech):
+    shell, out = await connect()
+    user = practice.users[0]
+    secret = user.token if mech in TOKEN_MECHANISMS else user.password
+    status = await run_script(shell, lines(f":auth {mech} {user.name} {secret} --no-initial", ":expect 235"))
+    assert status is ExitStatus.OK, out.text
+    assert f"\nAUTH {mech}\n334 \n" in out.text
 
 
 async def test_login_shows_decoded_prompts_and_masks_the_password(connect, practice):
@@ -68,7 +89,43 @@ async def test_strongest_offered_is_picked(connect, practice):
     user = practice.users[0]
     status = await run_script(shell, lines(f":auth {user.name} {user.password}", ":expect 235"))
     assert status is ExitStatus.OK, out.text
-    assert "using CRAM-MD5, the strongest the server offers" in out.text
+    assert f"using SCRAM-SHA-256, the strongest the server offers ({OFFERED})" in out.text
+    assert "server signature verified" in out.text
+
+
+async def test_wrong_scram_password_shows_the_rfc_error_and_535(connect, practice):
+    shell, out = await connect()
+    user = practice.users[0]
+    status = await run_script(shell, lines(f":auth SCRAM-SHA-256 {user.name} not-the-password"))
+    assert status is ExitStatus.REFUSED
+    assert ("535 5.7.8 Authentication credentials invalid: SCRAM-SHA-256: proof p= does not match the password"
+            f" of '{user.name}' (e=invalid-proof)") in out.text
+    assert "the server rejected our proof" in out.text
+    assert "not-the-password" not in out.text
+
+
+@pytest.mark.parametrize(("mech", "status", "ack"), [
+    ("XOAUTH2", "401", "an empty line"),
+    ("OAUTHBEARER", "invalid_token", "^A (0x01"),  # RFC 7628 3.2.3
+])
+async def test_wrong_token_shows_the_decoded_json_error_and_535(connect, practice, mech, status, ack):
+    shell, out = await connect()
+    exit_status = await run_script(shell, lines(f":auth {mech} {practice.users[0].name} stale-token"))
+    text = out.text
+    assert exit_status is ExitStatus.REFUSED
+    assert f'challenge decodes to: {{"status":"{status}","schemes":"Bearer","scope":"smtp"}}' in text
+    assert f"sent: {ack}" in text  # the acknowledgement the server waits for before its 535
+    assert "535 5.7.8 Authentication credentials invalid" in text
+    assert f"server error: status={status} schemes=Bearer scope=smtp" in text
+    assert "stale-token" not in text
+
+
+async def test_a_token_for_another_user_is_refused(connect, practice):
+    alice, bob = practice.users[:2]
+    shell, out = await connect()
+    status = await run_script(shell, lines(f":auth XOAUTH2 {alice.name} {bob.token}"))
+    assert status is ExitStatus.REFUSED
+    assert "535 5.7.8" in out.text and "authenticated as" not in out.text
 
 
 async def test_script_never_prompts(connect, practice):
@@ -95,9 +152,25 @@ async def test_explain_auth_shows_cram_md5_steps(connect, practice):
     assert user.password not in out.text
 
 
-async def test_mechanism_not_offered_is_warned_and_504_explained(connect, practice):
+async def test_explain_auth_shows_scram_steps(connect, practice):
     shell, out = await connect()
-    await run_script(shell, lines("EHLO me", f":auth SCRAM-SHA-256 {practice.users[0].name} x"))
+    user = practice.users[0]
+    status = await run_script(shell, lines(
+        ":set explain-auth on", f":auth SCRAM-SHA-1 {user.name} {user.password}", ":expect 235"))
+    text = out.text
+    assert status is ExitStatus.OK, text
+    assert "client-first-message: n,,n=alice,r=" in text
+    assert "salt s=" in text and "iterations i=4096" in text  # the server's salt and count
+    assert "SaltedPassword = PBKDF2-HMAC-SHA-1(password ***, salt, 4096)" in text
+    assert "server-final-message: v=" in text
+    assert "server signature verified: mutual authentication complete" in text
+    assert user.password not in text
+
+
+async def test_mechanism_not_offered_is_warned_and_504_explained(make_shell, smtpd, target):
+    shell, out = make_shell()  # plain aiosmtpd: PLAIN and LOGIN only
+    assert await shell.connect(target(smtpd))
+    await run_script(shell, lines("EHLO me", ":auth SCRAM-SHA-256 alice x"))
     assert "did not offer AUTH SCRAM-SHA-256" in out.text
     assert "does not offer this mechanism" in out.text
 

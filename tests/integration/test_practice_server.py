@@ -12,6 +12,7 @@ import contextlib
 import errno
 import hashlib
 import hmac
+import json
 import logging
 import mailbox
 import os
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from smtpshell.protocol.auth import SUPPORTED as CLIENT_MECHANISMS
 from smtpshell.server.practice import DEMO_USERS, DemoUser, PracticeServer, serve_main
 from smtpshell.server.store import MaildirStore
 
@@ -144,7 +146,14 @@ async def test_ehlo_advertises_the_promised_extensions(server: PracticeServer) -
         "STARTTLS",
     } <= keywords
     auth = next(keyword for keyword in keywords if keyword.startswith("AUTH "))
-    assert set(auth.split()[1:]) == {"PLAIN", "LOGIN", "CRAM-MD5"}
+    assert set(auth.split()[1:]) == set(CLIENT_MECHANISMS)  # every mechanism :auth knows
+
+
+async def test_ehlo_lists_auth_mechanisms_strongest_first(server: PracticeServer) -> None:
+    async with wire_to(server) as wire:
+        reply = await wire.command("EHLO laptop")
+    [auth] = [line for line in reply if line[4:].startswith("AUTH ")]
+    assert auth == "250-AUTH SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN OAUTHBEARER XOAUTH2"
 
 
 async def test_pipelined_commands_get_their_replies_in_order(server: PracticeServer) -> None:
@@ -325,6 +334,253 @@ async def test_auth_require_tls_refuses_auth_before_starttls(tmp_path: Path) -> 
     assert accepted == ["235 2.7.0 Authentication successful"]
 
 
+# --- AUTH: SCRAM (RFC 5802 / RFC 7677), by hand on the wire ---
+
+
+SCRAM_HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-1": "sha1"}
+
+
+class ScramClient:
+    """The client's side of RFC 5802, written out here so the server is checked independently."""
+
+    def __init__(self, mechanism: str, user: str, password: str, *, gs2: str = "n,,") -> None:
+        self.hash = SCRAM_HASHES[mechanism]
+        self.password = password
+        self.gs2 = gs2
+        self.bare = f"n={user},r=client-nonce-123"
+        self.server_signature = b""
+
+    def first(self) -> str:
+        return b64(self.gs2 + self.bare)
+
+    def final(self, server_first_line: str) -> str:
+        assert server_first_line.startswith("334 ")
+        server_first = base64.b64decode(server_first_line[4:]).decode()
+        attrs = dict(part.split("=", 1) for part in server_first.split(","))
+        assert attrs["r"].startswith("client-nonce-123") and attrs["i"] == "4096"
+        salted = hashlib.pbkdf2_hmac(self.hash, self.password.encode(), base64.b64decode(attrs["s"]), 4096)
+        client_key = hmac.digest(salted, b"Client Key", self.hash)
+        without_proof = f"c={b64(self.gs2)},r={attrs['r']}"
+        auth_message = f"{self.bare},{server_first},{without_proof}".encode()
+        signature = hmac.digest(hashlib.new(self.hash, client_key).digest(), auth_message, self.hash)
+        proof = bytes(a ^ b for a, b in zip(client_key, signature))
+        self.server_signature = hmac.digest(hmac.digest(salted, b"Server Key", self.hash), auth_message, self.hash)
+        return b64(f"{without_proof},p={b64(proof)}")
+
+
+@pytest.mark.parametrize("initial", [True, False], ids=["initial-response", "empty-334-first"])
+@pytest.mark.parametrize("mechanism", list(SCRAM_HASHES))
+async def test_scram_by_hand_proves_both_sides(server: PracticeServer, mechanism: str, initial: bool) -> None:
+    client = ScramClient(mechanism, ALICE.name, ALICE.password)
+    async with wire_to(server) as wire:
+        await wire.ehlo()
+        if initial:
+            [server_first] = await wire.command(f"AUTH {mechanism} {client.first()}")
+        else:
+            assert await wire.command(f"AUTH {mechanism}") == ["334 "]
+            [server_first] = await wire.command(client.first())
+        [server_final] = await wire.command(client.final(server_first))
+        done = await wire.command("")
+        await wire.command("MAIL FROM:<alice@example.com>")
+        await wire.command("RCPT TO:<bob@example.com>")
+        await wire.command("DATA")
+        await wire.send(b"Subject: scram\r\n\r\nhi\r\n.\r\n")
+        await wire.reply()
+    assert server_final == "334 " + b64(b"v=" + base64.b64encode(client.server_signature))
+    assert done == ["235 2.7.0 Authentication successful"]
+    [stored] = stored_messages(server.maildir)
+    assert b"authenticated as alice" in stored
+
+
+@pytest.mark.parametrize(("name", "password"), [("alice", "not-wonderland"), ("mallory", "wonderland")])
+async def test_scram_with_wrong_credentials_gives_535_with_the_rfc_error(
+    server: PracticeServer, name: str, password: str
+) -> None:
+    client = ScramClient("SCRAM-SHA-256", name, password)
+    async with wire_to(server) as wire:
+        await wire.ehlo()
+        [server_first] = await wire.command(f"AUTH SCRAM-SHA-256 {client.first()}")
+        refused = await wire.command(client.final(server_first))
+    assert refused == [
+        "535 5.7.8 Authentication credentials invalid: SCRAM-SHA-256: proof p= does not match the password of"
+        f" '{name}' (e=invalid-proof)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("client_first", "expected"),
+    [
+        (b"p=tls-unique,,n=alice,r=abc", "504 5.5.4 SCRAM-SHA-1: client-first-message asks for channel binding"),
+        (b"n,,r=abc", "501 5.5.2 SCRAM-SHA-1: client-first-message 'r=abc' must be n=<user>,r=<nonce>"),
+        (b"hello", "501 5.5.2 SCRAM-SHA-1: client-first-message 'hello' does not start with a GS2 header"),
+        (b"n,,m=x,n=alice,r=abc", "504 5.5.4 SCRAM-SHA-1: client-first-message requires an extension"),
+        (b"n,,n=\xffalice,r=abc", "501 5.5.2 SCRAM-SHA-1: client-first-message is not UTF-8 (e=invalid-encoding)"),
+        (b"n,,n=alice,r=a\r\n250 b", "501 5.5.2 SCRAM-SHA-1: client-first-message nonce r='a\\r\\n250 b' is not"),
+    ],
+)
+async def test_scram_malformed_client_first_is_refused_clearly(
+    server: PracticeServer, client_first: bytes, expected: str
+) -> None:
+    async with wire_to(server) as wire:
+        await wire.ehlo()
+        [reply] = await wire.command("AUTH SCRAM-SHA-1 " + b64(client_first))
+        after = await wire.command("NOOP")
+    assert reply.startswith(expected), reply
+    assert reply.endswith(")") and "(e=" in reply
+    assert after == ["250 2.0.0 OK"]
+
+
+async def test_scram_malformed_client_final_and_bad_base64(server: PracticeServer) -> None:
+    client = ScramClient("SCRAM-SHA-256", ALICE.name, ALICE.password)
+    async with wire_to(server) as wire:
+        await wire.ehlo()
+        bad_base64 = await wire.command("AUTH SCRAM-SHA-256 not/base64!")
+        await wire.command(f"AUTH SCRAM-SHA-256 {client.first()}")
+        garbled = await wire.command(b64("c=biws,p=AAAA"))
+        await wire.command(f"AUTH SCRAM-SHA-256 {client.first()}")
+        other_binding = await wire.command(b64("c=eSws,r=client-nonce-123x,p=AAAA"))
+    assert bad_base64 == ["501 5.5.2 Can't decode base64"]
+    assert garbled == [
+        "501 5.5.2 SCRAM-SHA-256: client-final-message must be c=<binding>,r=<nonce>,...,p=<proof> (e=other-error)"
+    ]
+    assert other_binding[0].startswith("535 5.7.8 ") and "(e=channel-bindings-dont-match)" in other_binding[0]
+
+
+async def test_scram_cancelled_with_star_mid_exchange(server: PracticeServer) -> None:
+    client = ScramClient("SCRAM-SHA-1", ALICE.name, ALICE.password)
+    async with wire_to(server) as wire:
+        await wire.ehlo()
+        [server_first] = await wire.command(f"AUTH SCRAM-SHA-1 {client.first()}")
+        cancelled = await wire.command("*")
+        [server_first] = await wire.command(f"AUTH SCRAM-SHA-1 {client.first()}")  # and it can start again
+        await wire.command(client.final(server_first))
+        cancelled_at_the_end = await wire.command("*")
+        [server_first] = await wire.command(f"AUTH SCRAM-SHA-1 {client.first()}")
+        await wire.command(client.final(server_first))
+        done = await wire.command("")
+    assert cancelled == cancelled_at_the_end == ["501 5.7.0 Auth aborted"]
+    assert done == ["235 2.7.0 Authentication successful"]
+
+
+async def test_scram_server_final_wants_an_empty_answer(server: PracticeServer) -> None:
+    client = ScramClient("SCRAM-SHA-1", ALICE.name, ALICE.password)
+    async with wire_to(server) as wire:
+        await wire.ehlo()
+        [server_first] = await wire.command(f"AUTH SCRAM-SHA-1 {client.first()}")
+        await wire.command(client.final(server_first))
+        refused = await wire.command(b64("ok"))
+    assert refused == [
+        "501 5.5.2 SCRAM-SHA-1: the answer to the server-final-message (v=) must be an empty line"
+    ]
+
+
+@pytest.mark.parametrize(("gs2", "ok"), [("n,a=alice,", True), ("y,,", True), ("n,a=bob,", False)])
+async def test_scram_authzid_and_the_y_flag(server: PracticeServer, gs2: str, ok: bool) -> None:
+    client = ScramClient("SCRAM-SHA-256", ALICE.name, ALICE.password, gs2=gs2)
+    async with wire_to(server) as wire:
+        await wire.ehlo()
+        [server_first] = await wire.command(f"AUTH SCRAM-SHA-256 {client.first()}")
+        [reply] = await wire.command(client.final(server_first))
+        if ok:
+            assert reply.startswith("334 ")
+            [reply] = await wire.command("")
+    if ok:
+        assert reply == "235 2.7.0 Authentication successful"
+    else:
+        assert reply == "535 5.7.8 Authentication credentials invalid: alice may act only as alice, not as 'bob'"
+
+
+# --- AUTH: OAuth bearer tokens (XOAUTH2, OAUTHBEARER), by hand on the wire ---
+
+
+def xoauth2(user: str, token: str) -> str:
+    return b64(f"user={user}\x01auth=Bearer {token}\x01\x01")
+
+
+def oauthbearer(user: str, token: str) -> str:
+    return b64(f"n,a={user},\x01host=localhost\x01port=25\x01auth=Bearer {token}\x01\x01")
+
+
+BEARERS = {"XOAUTH2": xoauth2, "OAUTHBEARER": oauthbearer}
+ACKS = {"XOAUTH2": "", "OAUTHBEARER": "AQ=="}  # an empty line; the byte 0x01 (RFC 7628 3.2.3)
+STATUS = {"XOAUTH2": "401", "OAUTHBEARER": "invalid_token"}
+
+
+@pytest.mark.parametrize("initial", [True, False], ids=["initial-response", "empty-334-first"])
+@pytest.mark.parametrize("mechanism", list(BEARERS))
+@pytest.mark.parametrize("user", DEMO_USERS, ids=lambda user: user.name)
+async def test_bearer_token_succeeds(server: PracticeServer, mechanism: str, initial: bool, user: DemoUser) -> None:
+    message = BEARERS[mechanism](user.name, user.token)
+    async with wire_to(server) as wire:
+        await wire.ehlo()
+        if initial:
+            done = await wire.command(f"AUTH {mechanism} {message}")
+        else:
+            assert await wire.command(f"AUTH {mechanism}") == ["334 "]
+            done = await wire.command(message)
+    assert done == ["235 2.7.0 Authentication successful"]
+
+
+@pytest.mark.parametrize("mechanism", list(BEARERS))
+@pytest.mark.parametrize(("name", "token"), [("alice", "wrong-token"), ("alice", "bob-demo-token"), ("mallory", "x")])
+async def test_bearer_wrong_token_gets_a_json_report_then_535(
+    server: PracticeServer, mechanism: str, name: str, token: str
+) -> None:
+    async with wire_to(server) as wire:
+        await wire.ehlo()
+        [report] = await wire.command(f"AUTH {mechanism} {BEARERS[mechanism](name, token)}")
+        final = await wire.command(ACKS[mechanism])
+    assert report.startswith("334 ")
+    expected = {"status": STATUS[mechanism], "schemes": "Bearer", "scope": "smtp"}
+    assert json.loads(base64.b64decode(report[4:])) == expected
+    assert final == ["535 5.7.8 Authentication credentials invalid"]
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "answer", "expected"),
+    [
+        ("OAUTHBEARER", "", "501 5.5.2 OAUTHBEARER: after the error report the client must send the byte 0x01"
+                            " (base64 AQ==), RFC 7628 §3.2.3"),
+        ("XOAUTH2", "AQ==", "501 5.5.2 XOAUTH2: after the error report the client must send an empty line"),
+        ("OAUTHBEARER", "*", "501 5.7.0 Auth aborted"),
+        ("XOAUTH2", "*", "501 5.7.0 Auth aborted"),
+    ],
+)
+async def test_bearer_error_report_needs_the_right_acknowledgement(
+    server: PracticeServer, mechanism: str, answer: str, expected: str
+) -> None:
+    async with wire_to(server) as wire:
+        await wire.ehlo()
+        await wire.command(f"AUTH {mechanism} {BEARERS[mechanism]('alice', 'wrong-token')}")
+        assert await wire.command(answer) == [expected]
+        assert await wire.command(f"AUTH {mechanism} {BEARERS[mechanism]('alice', 'alice-demo-token')}") == [
+            "235 2.7.0 Authentication successful"
+        ]
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "message", "expected"),
+    [
+        ("XOAUTH2", "user=alice\x01auth=Bearer alice-demo-token\x01",
+         "501 5.5.2 XOAUTH2: the message must end with ^A^A (two 0x01 bytes)"),
+        ("XOAUTH2", "user=alice\x01auth=Basic YWxpY2U=\x01\x01",
+         "501 5.5.2 XOAUTH2: auth= must be 'Bearer <token>' (RFC 6750 token characters)"),
+        ("OAUTHBEARER", "auth=Bearer alice-demo-token\x01\x01",
+         "501 5.5.2 OAUTHBEARER: the message must start with a GS2 header like 'n,a=alice,'"),
+        ("OAUTHBEARER", "p=tls-unique,a=alice,\x01auth=Bearer alice-demo-token\x01\x01",
+         "504 5.5.4 OAUTHBEARER: the GS2 header asks for channel binding ('p=tls-unique')"),
+    ],
+)
+async def test_bearer_malformed_message_is_refused_without_echoing_the_token(
+    server: PracticeServer, mechanism: str, message: str, expected: str
+) -> None:
+    async with wire_to(server) as wire:
+        await wire.ehlo()
+        [reply] = await wire.command(f"AUTH {mechanism} {b64(message)}")
+    assert reply.startswith(expected), reply
+    assert "alice-demo-token" not in reply
+
+
 # --- what the server keeps ---
 
 
@@ -423,6 +679,10 @@ async def test_intro_explains_where_who_and_what_to_type(server: PracticeServer)
     assert f"127.0.0.1:{server.port}" in intro
     for user in DEMO_USERS:
         assert f"{user.name} / {user.password}" in intro
+        assert f"token {user.token}" in intro
+    assert "AUTH SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN OAUTHBEARER XOAUTH2" in intro
+    assert ":auth picks the strongest offered: SCRAM-SHA-256" in intro
+    assert ":auth oauthbearer alice alice-demo-token" in intro
     assert str(server.maildir) in intro and str(server.cafile) in intro
     assert f"smtpshell 127.0.0.1 {server.port} --cafile {server.cafile}" in intro
     for step in ("EHLO laptop", "STARTTLS", ":auth login alice", "AUTH PLAIN", ":b64", "MAIL FROM:<", "RCPT TO:<", "DATA", "QUIT"):
@@ -433,7 +693,8 @@ async def test_intro_explains_where_who_and_what_to_type(server: PracticeServer)
 
 def test_demo_user_repr_hides_the_password() -> None:
     assert "wonderland" not in repr(ALICE) and "wonderland" not in str(ALICE)
-    assert DemoUser(name="alice", password="wonderland") == ALICE
+    assert "alice-demo-token" not in repr(ALICE)
+    assert DemoUser(name="alice", password="wonderland", token="alice-demo-token") == ALICE
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
