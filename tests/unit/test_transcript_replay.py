@@ -215,11 +215,6 @@ def test_replay_main_step_with_keys_from_a_pipe():
     assert status == 0 and "auth login" in out and "235" not in out
 
 
-def test_replay_live_is_not_here_yet():
-    status, out, err = run(replay_main, [str(SEED), "--to", "127.0.0.1", "2525"], env={})
-    assert status == 2 and err == "smtpshell replay: live replay: not available yet\n"
-
-
 @pytest.mark.parametrize("argv, message", [
     (["/nonexistent"], "no such file"),
     (["{seed}", "--speed", "0"], "must be more than 0"),
