@@ -181,9 +181,22 @@ def explain_failure(exc: BaseException, *, hostname: str) -> str:
         return f"certificate verification failed: {reason}; {advice}"
     if isinstance(exc, ssl.SSLError):
         detail = exc.reason or exc.strerror or str(exc)
-        return f"TLS handshake failed: {detail}"
+        meaning = _SSL_REASONS.get(exc.reason or "")
+        return f"TLS handshake failed: {meaning} ({detail})" if meaning else f"TLS handshake failed: {detail}"
     if isinstance(exc, TimeoutError):
         return "TLS handshake timed out"
     if isinstance(exc, ConnectionError):
-        return f"TLS handshake failed: connection lost ({exc.__class__.__name__})"
-    return f"TLS handshake failed: {exc}"
+        return f"TLS handshake failed: the server closed the connection during the handshake ({exc.__class__.__name__})"
+    return f"TLS handshake failed: {exc or exc.__class__.__name__}"
+
+
+# OpenSSL's reasons for a failed handshake a person meets, in plain words.
+_OLD_VERSION = "protocol version: the server offers no TLS version this client accepts; an old TLS 1.0/1.1-only server?"
+_SSL_REASONS = {
+    "TLSV1_ALERT_PROTOCOL_VERSION": _OLD_VERSION,
+    "UNSUPPORTED_PROTOCOL": _OLD_VERSION,
+    "WRONG_VERSION_NUMBER": "the server did not answer in TLS (a plain-text port? try STARTTLS instead of --tls)",
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": "the server refused the handshake (no cipher or option in common)",
+    "NO_PROTOCOLS_AVAILABLE": "protocol version: no TLS version is allowed by the options given (--tls-min?)",
+    "UNEXPECTED_EOF_WHILE_READING": "the server closed the connection during the handshake",
+}

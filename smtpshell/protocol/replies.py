@@ -29,6 +29,8 @@ MAX_LINE = 1 << 20
 
 _CODE_RE = re.compile(rb"([0-9]{3})([ -]|$)")
 _ENHANCED_RE = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})(?=\s|$)")
+# C0 controls but TAB, DEL and C1 controls, in the decoded text.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 BARE_LF = "line ended with a bare LF, not CRLF"
 NO_CODE = "line has no reply code"
@@ -104,8 +106,7 @@ def _line_problems(raw: bytes) -> list[str]:
         raw.decode("utf-8")
     except UnicodeDecodeError:
         problems.append(BAD_UTF8)
-    text = raw.decode("utf-8", "surrogateescape")
-    if any(c < " " and c != "\t" or "\x7f" <= c <= "\x9f" for c in text):
+    if _CONTROL_RE.search(raw.decode("utf-8", "surrogateescape")):  # a regex: C speed on long lines
         problems.append(CONTROL)
     return problems
 
