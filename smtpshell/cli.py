@@ -18,6 +18,8 @@ SUBCOMMANDS = ("serve", "replay", "convert", "explain")
 
 USAGE = """smtpshell HOST [PORT] [options]     interactive shell (HOST may be HOST:PORT or [v6addr]:PORT)
        smtpshell --demo [options]          start the practice server on 127.0.0.1 and connect to it
+       smtpshell --mx DOMAIN [PORT]        connect to DOMAIN's first MX host that answers
+       smtpshell --socket PATH [options]   connect to a UNIX domain socket (LMTP with --lmtp)
        smtpshell serve [...]               run the practice server alone (for a classroom)
        smtpshell replay FILE [...]         play a recorded session back
        smtpshell convert FILE [...]        convert a transcript between notations
@@ -30,6 +32,17 @@ EPILOG = f"""scripting:
   shell (:expect 250, :starttls, ...). A script never prompts. QUIT is sent at
   the end if the script did not send it.
 
+pipelining:
+  --pipeline groups a script's consecutive SMTP command lines (-c, -f or
+  standard input) and sends each group in one write, as swaks --pipeline does:
+  -c 'EHLO me' -c 'MAIL FROM:<a@example.com>' -c 'RCPT TO:<b@example.com>' -c DATA
+  sends EHLO alone, then MAIL, RCPT and DATA together. A group ends after a
+  command that must be last (EHLO, DATA, AUTH, STARTTLS, QUIT, NOOP, VRFY, EXPN;
+  RFC 2920 3.1), and before a colon command or message content. Replies are
+  matched to the commands in order and shown side by side; a server that did not
+  advertise PIPELINING gets the group anyway, after a warning. Lines between
+  ':pipeline' and ':end' are grouped by hand, in scripts and in the shell.
+
 {EXIT_STATUS_HELP}
 
 examples:
@@ -37,6 +50,10 @@ examples:
   smtpshell mail.example.com 25 --starttls
   smtpshell smtp.example.com:465 --tls
   smtpshell mx.example.com -c 'EHLO me' -c ':expect 250' -c QUIT
+  smtpshell --mx example.com                 (the first MX host that answers, port 25)
+  smtpshell --lmtp --socket /var/run/dovecot/lmtp
+  smtpshell mail.example.com --proxy 192.0.2.7:40000 198.51.100.1:25
+  smtpshell mx.example.com --starttls --send --from me@example.com --to you@example.com --subject hi
 """
 
 
@@ -54,22 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"smtpshell {__version__}")
     p.add_argument("--demo", action="store_true", help="start the practice server on 127.0.0.1 and connect to it")
 
-    c = p.add_argument_group("connection")
-    c.add_argument("--tls", action="store_true", help="implicit TLS (port 465 by default)")
-    c.add_argument("--starttls", action="store_true", help="EHLO then STARTTLS at once; fail if not offered")
-    c.add_argument("--lmtp", action="store_true", help="speak LMTP (LHLO, port 24)")
-    c.add_argument("--ehlo", metavar="NAME", help="the name for EHLO/LHLO (default: this host's name)")
-    c.add_argument("--timeout", metavar="SECONDS", type=_positive_float, default=30.0,
-                   help="connect, reply and handshake timeout (default 30)")
-    fam = c.add_mutually_exclusive_group()
-    fam.add_argument("-4", dest="family", action="store_const", const=socket.AF_INET, help="IPv4 only")
-    fam.add_argument("-6", dest="family", action="store_const", const=socket.AF_INET6, help="IPv6 only")
-    c.add_argument("--insecure", action="store_true", help="do not verify the server's certificate")
-    c.add_argument("--cafile", metavar="FILE", help="trust the CA certificates in FILE (PEM)")
-    c.add_argument("--cert", metavar="FILE", help="client certificate (PEM)")
-    c.add_argument("--key", metavar="FILE", help="client certificate's private key (PEM)")
-    c.add_argument("--sni", metavar="NAME", help="server name to send and verify (default: HOST)")
-    c.add_argument("--tls-min", choices=("1.2", "1.3"), help="lowest TLS version to accept")
+    connection = p.add_argument_group("connection")
+    add_connection_options(connection)
+    add_route_options(connection)
 
     o = p.add_argument_group("output")
     o.add_argument("--color", choices=("auto", "always", "never"), default="auto",
@@ -92,8 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-c", dest="commands", metavar="LINE", action="append", default=[],
                    help="run LINE (repeatable) instead of the interactive shell")
     s.add_argument("-f", dest="script_file", metavar="FILE", help="run the lines in FILE")
+    s.add_argument("--pipeline", action="store_true",
+                   help="send runs of SMTP command lines together in one write (PIPELINING), as swaks "
+                   "--pipeline does: MAIL, RCPT and DATA go out at once (see 'pipelining' below)")
     s.add_argument("--no-history", dest="history", action="store_false",
                    help="do not read or write the history file")
+
+    from smtpshell.shell.send import add_send_options
+
+    one = p.add_argument_group("one-shot send", "smtpshell HOST --send --from A --to B [...]: one whole "
+                               "transaction (as :send in the shell), then QUIT; exit status 0 when it is accepted")
+    one.add_argument("--send", action="store_true", help="send one message and leave (the options below)")
+    add_send_options(one, prefix="send_")
 
     r = p.add_argument_group("recording")
     r.add_argument("--record", metavar="FILE",
@@ -102,6 +116,67 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--show-secrets", action="store_true",
                    help="keep passwords and tokens unmasked in recordings and :save (masked by default)")
     return p
+
+
+def add_connection_options(group, *, session: bool = True) -> None:
+    """The connection options, on a parser or argument group (``smtpshell replay --to`` shares them).
+
+    ``session=False`` leaves out --starttls, --lmtp and --ehlo, which decide what is said rather
+    than how to connect.
+    """
+    group.add_argument("--tls", action="store_true", help="implicit TLS (port 465 by default)")
+    if session:
+        group.add_argument("--starttls", action="store_true", help="EHLO then STARTTLS at once; fail if not offered")
+        group.add_argument("--lmtp", action="store_true", help="speak LMTP (LHLO, port 24)")
+        group.add_argument("--ehlo", metavar="NAME", help="the name for EHLO/LHLO (default: this host's name)")
+    group.add_argument("--timeout", metavar="SECONDS", type=_positive_float, default=30.0,
+                       help="connect, reply, handshake and write timeout (default 30)")
+    fam = group.add_mutually_exclusive_group()
+    fam.add_argument("-4", dest="family", action="store_const", const=socket.AF_INET, help="IPv4 only")
+    fam.add_argument("-6", dest="family", action="store_const", const=socket.AF_INET6, help="IPv6 only")
+    group.add_argument("--insecure", action="store_true", help="do not verify the server's certificate")
+    group.add_argument("--cafile", metavar="FILE", help="trust the CA certificates in FILE (PEM)")
+    group.add_argument("--cert", metavar="FILE", help="client certificate (PEM)")
+    group.add_argument("--key", metavar="FILE", help="client certificate's private key (PEM)")
+    group.add_argument("--sni", metavar="NAME", help="server name to send and verify (default: HOST)")
+    group.add_argument("--tls-min", choices=("1.2", "1.3"), help="lowest TLS version to accept")
+
+
+def add_route_options(group) -> None:
+    """Where else to connect, and what a proxy would say first (shell/launch.py, shell/mx.py)."""
+    group.add_argument("--socket", metavar="PATH", help="connect to the UNIX domain socket PATH instead of HOST "
+                       "(LMTP with --lmtp, or SMTP)")
+    group.add_argument("--mx", metavar="DOMAIN", help="look up DOMAIN's MX hosts and connect to the first that "
+                       "answers (DOMAIN:PORT or a PORT after it for another port than 25)")
+    group.add_argument("--proxy", nargs=2, metavar=("SRC:PORT", "DST:PORT"),
+                       help="send a PROXY protocol header first, as a proxy would for client SRC connecting to DST")
+    group.add_argument("--proxy-version", type=int, choices=(1, 2), help="PROXY header version: 1 (text, the "
+                       "default) or 2 (binary)")
+
+
+def _route_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[str | None, int | None]:
+    """Check --socket, --mx and --proxy; for --mx, (DOMAIN, PORT) with a positional PORT taken in."""
+    if args.socket and (args.host or args.demo or args.mx):
+        parser.error("--socket PATH names where to connect: give no HOST, --demo or --mx with it")
+    if args.proxy_version is not None and not args.proxy:
+        parser.error("--proxy-version goes with --proxy")
+    if args.proxy:
+        from smtpshell.protocol.proxy import header_for
+
+        try:
+            header_for(*args.proxy, version=args.proxy_version or 1)
+        except ValueError as exc:
+            parser.error(f"--proxy: {exc}")
+    if not args.mx:
+        return None, None
+    if args.demo or args.port or (args.host and not args.host.isdigit()):
+        parser.error("--mx DOMAIN names where to connect: give no HOST or --demo with it (a PORT may follow)")
+    try:
+        domain, port = parse_target(args.mx, args.host)
+    except ValueError as exc:
+        parser.error(f"--mx: {exc}")
+    args.host = None
+    return domain, port
 
 
 def _positive_float(text: str) -> float:
@@ -142,9 +217,10 @@ def parse_target(host: str, port: str | None = None) -> tuple[str, int | None]:
 
 
 def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Settings:
+    mx, mx_port = _route_args(args, parser)
     if args.demo and args.host:
         parser.error("--demo connects to its own practice server: give no HOST")
-    if not args.demo and not args.host:
+    if not args.demo and not args.host and not (mx or args.socket):
         parser.error("give a HOST to connect to (or --demo for the practice server)")
     host, port = None, None
     if args.host:
@@ -171,16 +247,24 @@ def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser
         except ClassNotFound:
             parser.error(f"no pygments style named {args.style!r}")
     return Settings(
-        host=host, port=port, tls=args.tls, starttls=args.starttls, lmtp=args.lmtp,
+        host=host, port=mx_port if mx else port, tls=args.tls, starttls=args.starttls, lmtp=args.lmtp,
+        socket=args.socket, mx=mx, proxy=tuple(args.proxy) if args.proxy else None,
+        proxy_version=args.proxy_version or 1,
         ehlo=args.ehlo, timeout=args.timeout, family=args.family or 0,
         insecure=args.insecure, cafile=args.cafile, certfile=args.cert, keyfile=args.key,
         sni=args.sni, tls_min=args.tls_min, color=args.color, style=args.style,
         marks=args.marks, timestamps=args.timestamps, hints=args.hints,
-        commands=tuple(args.commands), script_file=args.script_file, demo=args.demo,
+        commands=tuple(args.commands) + _send_commands(args, parser), script_file=args.script_file, demo=args.demo,
         history=args.history, record=args.record, show_secrets=args.show_secrets,
         user=args.user, auth_mechanism=args.auth,
-        password_file=args.password_file,
+        password_file=args.password_file, pipeline=args.pipeline,
     )
+
+
+def _send_commands(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[str, ...]:
+    from smtpshell.shell.send import send_commands
+
+    return send_commands(args, parser)
 
 
 def _explain_main(argv: list[str]) -> int:

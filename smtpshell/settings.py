@@ -38,6 +38,10 @@ class Settings:
     tls: bool = False  # implicit TLS
     starttls: bool = False
     lmtp: bool = False
+    socket: str | None = None  # --socket PATH: a UNIX domain socket instead of HOST
+    proxy: tuple[str, str] | None = None  # --proxy SRC:PORT DST:PORT: send a PROXY header first
+    proxy_version: int = 1  # --proxy-version 1|2
+    mx: str | None = None  # --mx DOMAIN: connect to the domain's first MX host that answers
     ehlo: str | None = None
     timeout: float = 30.0
     family: int = 0  # socket.AF_INET / AF_INET6 / 0
@@ -59,6 +63,7 @@ class Settings:
     password_file: str | None = None
     commands: tuple[str, ...] = ()  # -c lines
     script_file: str | None = None  # -f
+    pipeline: bool = False  # --pipeline: script lines grouped into PIPELINING writes (shell/pipeline.py)
     demo: bool = False
     history: bool = True
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from smtpshell.net import tls as tlsmod
+from smtpshell.net.dial import open_transport
 from smtpshell.protocol.replies import Reply
 from smtpshell.protocol.session import (
     Command,
@@ -57,6 +58,7 @@ class Connected:
     port: int
     peer: str  # "127.0.0.1:25"
     tls: tlsmod.TLSInfo | None  # implicit TLS
+    preamble: bytes = b""  # sent first, before the greeting (a PROXY protocol header)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +74,7 @@ class SentData:
     t: float
     data: bytes
     lines: tuple[bytes, ...] = ()  # the lines as given, before stuffing (for display)
+    newlines: int | None = None  # LF bytes in ``data`` when the sender counted them (saves a pass)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,8 +108,14 @@ class Closed:
 NetEvent = Connected | Sent | SentData | Received | TLSStarted | NetError | Closed
 Observer = Callable[[NetEvent], None]
 
+# Bytes the transport may hold before write_data waits (asyncio's default is 64 KiB): room for
+# a whole chunk of a large message, so the socket stays full while the next one is framed.
+WRITE_HIGH_WATER = 1 << 20
+
 
 def format_hostport(host: str, port: int) -> str:
+    if port == 0:
+        return host  # a UNIX domain socket's path
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
@@ -167,6 +176,8 @@ class Connection:
         self._tls_task: asyncio.Task | None = None
         self._closed_reported = False
         self._upgrading = False
+        self._preamble = b""
+        self.reads = 0  # reads that brought data: how the server batched its replies (:pipeline shows it)
 
     # ----- time ----------------------------------------------------------
 
@@ -179,9 +190,19 @@ class Connection:
 
     # ----- opening -------------------------------------------------------
 
-    async def open(self, host: str, port: int, *, implicit_tls: bool = False, family: int = 0) -> None:
-        """Connect (and for implicit TLS, handshake). Raises ConnectError."""
+    async def open(
+        self, host: str, port: int, *, implicit_tls: bool = False, family: int = 0,
+        unix: bool = False, preamble: bytes = b"",
+    ) -> None:
+        """Connect (and for implicit TLS, handshake). Raises ConnectError.
+
+        ``unix``: ``host`` is the path of a UNIX domain socket (``port`` 0). ``preamble``: bytes
+        sent first, before TLS and the greeting (a PROXY protocol header).
+        """
+        if unix:
+            port = 0
         self.host, self.port, self.implicit_tls = host, port, implicit_tls
+        self._preamble = preamble
         self.session = Session(lmtp=self.lmtp, tls=implicit_tls)
         self._closed_reported = False
         self._upgrading = False
@@ -200,14 +221,9 @@ class Connection:
         self._waiters[self.session.greeting] = self._loop.create_future()
         try:
             await asyncio.wait_for(
-                self._loop.create_connection(
-                    lambda: _Protocol(self),
-                    host,
-                    port,
-                    family=family,
-                    ssl=ctx,
-                    server_hostname=hostname if ctx else None,
-                    ssl_handshake_timeout=self.timeout if ctx else None,
+                open_transport(
+                    self._loop, lambda: _Protocol(self), host, port, family=family, ssl_context=ctx,
+                    server_hostname=hostname, handshake_timeout=self.timeout, unix=unix, preamble=preamble,
                 ),
                 self.timeout,
             )
@@ -219,24 +235,31 @@ class Connection:
             raise ConnectError(f"cannot resolve {host}: {exc.strerror}") from None
         except ConnectionRefusedError:
             raise ConnectError(f"connection refused by {where} (nothing listening?)") from None
+        except ConnectionError as exc:
+            if implicit_tls:  # the TCP connection was made: the server went away during the handshake
+                raise ConnectError(f"{where}: " + tlsmod.explain_failure(exc, hostname=hostname), tls=True) from None
+            raise ConnectError(f"cannot connect to {where}: {exc.strerror or exc.__class__.__name__}") from None
         except OSError as exc:
-            raise ConnectError(f"cannot connect to {where}: {exc.strerror or exc}") from None
+            raise ConnectError(f"cannot connect to {where}: {exc.strerror or str(exc) or exc.__class__.__name__}") from None
 
     def _made(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
         """The socket is up (and for implicit TLS, the handshake done): say so before any data."""
         self._transport, self._protocol = transport, protocol
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         peer = transport.get_extra_info("peername")
         where = format_hostport(self.host, self.port)
-        peer_s = format_hostport(peer[0], peer[1]) if peer else where
+        peer_s = format_hostport(peer[0], peer[1]) if isinstance(peer, tuple) and peer else where
         ssl_object = transport.get_extra_info("ssl_object")
         self.tls_info = None
         if ssl_object is not None:
             self.tls_info = tlsmod.describe_session(ssl_object, hostname=self._hostname, opts=self.tls_options)
-        self.observer(Connected(t=self.now(), host=self.host, port=self.port, peer=peer_s, tls=self.tls_info))
+        self.observer(Connected(t=self.now(), host=self.host, port=self.port, peer=peer_s, tls=self.tls_info,
+                                preamble=self._preamble))
 
     # ----- receiving -----------------------------------------------------
 
     def _feed(self, data: bytes) -> None:
+        self.reads += bool(data)
         self.session.receive_data(data)
         while (event := self.session.next_event()) is not None:
             self._dispatch(event)
@@ -305,6 +328,7 @@ class Connection:
             if self.closed:
                 return
             self._transport = transport
+            transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
             self.session.tls_started()
             self.tls_info = tlsmod.describe_session(
                 transport.get_extra_info("ssl_object"), hostname=hostname, opts=self.tls_options
@@ -352,13 +376,18 @@ class Connection:
             self._sent_at[out.command] = self.now()
             self._waiters[out.command] = self._loop.create_future()
 
-    def send_line(self, line: str, *, secret: bool | None = None) -> Outgoing:
-        """Send one command line (CRLF added) in one write. Raises LocalProtocolError, NotConnected."""
+    def send_line(self, line: str, *, secret: bool | None = None, then: bytes = b"") -> Outgoing:
+        """Send one command line (CRLF added) in one write. Raises LocalProtocolError, NotConnected.
+
+        ``then``: bytes that follow the line in the same write (the start of a BDAT chunk).
+        """
         transport = self._check_open()
         out = self.session.send_line(line, secret=secret)
         self._expect(out)
         self.observer(Sent(t=self.now(), outgoing=out))
-        transport.write(out.data)
+        if then:
+            self.observer(SentData(t=self.now(), data=then))
+        transport.write(out.data + then if then else out.data)
         return out
 
     def send_lines(self, lines: list[str]) -> list[Outgoing]:
@@ -371,12 +400,22 @@ class Connection:
         transport.write(b"".join(o.data for o in outs))
         return outs
 
-    async def write_data(self, data: bytes, *, lines: tuple[bytes, ...] = ()) -> None:
+    async def write_data(self, data: bytes, *, lines: tuple[bytes, ...] = (), newlines: int | None = None) -> None:
         """Message content or raw bytes, with flow control (no reply expected)."""
         transport = self._check_open()
-        self.observer(SentData(t=self.now(), data=data, lines=lines))
+        self.observer(SentData(t=self.now(), data=data, lines=lines, newlines=newlines))
         transport.write(data)
-        await self._protocol.can_write.wait()
+        if self._protocol.can_write.is_set():
+            return  # not paused: no task, no trip through the loop (a 100 MB file is ~400 writes)
+        try:
+            # --timeout covers writes too: a server that stops reading must not hang the shell.
+            await asyncio.wait_for(self._protocol.can_write.wait(), self.timeout)
+        except TimeoutError:
+            waiting = transport.get_write_buffer_size()
+            self.observer(NetError(t=self.now(), text=(
+                f"the server stopped reading: nothing could be written for {self.timeout:g} s "
+                f"({waiting:,} bytes still waiting to go out); closing the connection")))
+            self._abort("the server stopped reading")
         self._check_open()
 
     async def send_raw(self, data: bytes, *, expects_reply: bool = False) -> Outgoing:

@@ -13,7 +13,8 @@ Rules
 - Every reply answers the oldest command still waiting (so pipelined commands
   pair up in order); the first reply answers the greeting. A reply with
   nothing waiting is unsolicited (``ReplyEvent.command is None``), e.g. a
-  ``421`` timeout.
+  ``421`` timeout. The checks before sending count a command still waiting for
+  its reply as if it had succeeded: RCPT pipelined after MAIL is not out of phase.
 - Phases follow the replies, not the commands: ``MAIL`` moves to
   ``Phase.MAIL`` only when a 250 comes back. The transitions are the table
   ``_ON_REPLY`` below.
@@ -24,6 +25,10 @@ Rules
   forgotten (RFC 3207 4.2).
 - After ``354`` the session is in ``Phase.DATA``: ``send_data_line`` dot-stuffs
   and ``end_data`` sends the terminating dot.
+- LMTP: after the dot (and after BDAT LAST) come one reply per accepted RCPT, in RCPT order; each
+  ``ReplyEvent`` carries the recipient it answers and its position (RFC 2033 4.2).
+- XCLIENT's ``220`` starts a new session as the given client: like a greeting,
+  it forgets EHLO and its capabilities (Postfix XCLIENT_README).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import re
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable
@@ -38,8 +44,10 @@ from typing import Callable
 from smtpshell.protocol.data import END_OF_DATA, stuff_line
 from smtpshell.protocol.extensions import Capabilities, parse_ehlo
 from smtpshell.protocol.replies import Reply, ReplyParser
+from smtpshell.protocol.xclient import login_of as xclient_login
 
 MAX_COMMAND_LINE = 512  # RFC 5321 4.5.3.1.4, CRLF included
+_RCPT_TO = re.compile(r"\s*RCPT\s+TO:\s*(<[^>]*>|\S+)", re.IGNORECASE)
 
 
 class LocalProtocolError(ValueError):
@@ -82,6 +90,10 @@ class Command:
 class ReplyEvent:
     reply: Reply
     command: Command | None  # None: unsolicited
+    # LMTP, after the final dot or BDAT LAST: the accepted recipient this reply is for, and its place
+    # (1-based) among them (RFC 2033 4.2: one reply per accepted RCPT, in RCPT order).
+    recipient: str | None = None
+    position: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +146,9 @@ class Session:
         self._sasl_user: str | None = None
         self._sasl_mech = ""
         self.sasl_step = 0  # SASL responses sent in the current AUTH exchange
-        self._lmtp_replies_due = 0
+        self._accepted: list[str] = []  # addresses of the RCPTs accepted in this transaction
+        self._lmtp_due: deque[tuple[str, tuple[int, int]]] = deque()  # LMTP replies still to come
+        self._lmtp_for: Command | None = None  # the dot or BDAT LAST they answer
         self._quit_acknowledged = False
 
     # ----- state queries -------------------------------------------------
@@ -194,16 +208,24 @@ class Session:
     def _on_reply(self, reply: Reply) -> None:
         self.last_reply = reply
         command = self._pending.popleft() if self._pending else None
+        recipient = position = None
         if command is not None:
             if reply.code is None:
                 # A line with no code answers nothing; put the command back.
                 self._pending.appendleft(command)
                 command = None
-            elif self.lmtp and command.verb == "." and self._lmtp_replies_due > 1:
-                # LMTP (RFC 2033 4.2): one reply per accepted recipient.
-                self._lmtp_replies_due -= 1
-                self._pending.appendleft(command)
-        self._events.append(ReplyEvent(reply=reply, command=command))
+            elif self.lmtp and _ends_message(command):
+                # LMTP (RFC 2033 4.2): one reply per accepted recipient, in RCPT order. Counted
+                # at the first reply, when every RCPT before it has had its own (pipelining).
+                if self._lmtp_for is not command:
+                    self._lmtp_for = command
+                    accepted = self._accepted[-self.recipients:] if self.recipients else []
+                    self._lmtp_due = deque((r, (i, len(accepted))) for i, r in enumerate(accepted, 1))
+                if self._lmtp_due:
+                    recipient, position = self._lmtp_due.popleft()
+                    if self._lmtp_due:
+                        self._pending.appendleft(command)
+        self._events.append(ReplyEvent(reply=reply, command=command, recipient=recipient, position=position))
         if reply.code is None:
             return
         handler = _ON_REPLY.get(command.verb if command else "")
@@ -267,7 +289,6 @@ class Session:
         if self.phase is not Phase.DATA:
             raise LocalProtocolError("not in DATA")
         self.phase = Phase.READY  # until the reply says otherwise
-        self._lmtp_replies_due = max(self.recipients, 1)
         return self._queue(Command(line=".", verb="."), ())
 
     def send_raw(self, data: bytes, *, expects_reply: bool = False) -> Outgoing:
@@ -346,7 +367,16 @@ def _mail(s: Session, r: Reply, c: Command) -> None:
 def _rcpt(s: Session, r: Reply, c: Command) -> None:
     if r.code in (250, 251) and s.phase in (Phase.MAIL, Phase.RCPT):
         s.phase = Phase.RCPT
+        if s.recipients == 0:
+            s._accepted.clear()
+        s._accepted.append(_rcpt_address(c.line))
         s.recipients += 1
+
+
+def _rcpt_address(line: str) -> str:
+    """The address of ``RCPT TO:<a@b> PARAMS`` as typed (``<a@b>``), or the line's argument."""
+    match = _RCPT_TO.match(line)
+    return match.group(1) if match else line.partition(" ")[2].strip()
 
 
 def _data(s: Session, r: Reply, c: Command) -> None:
@@ -361,7 +391,14 @@ def _end_of_message(s: Session, r: Reply, c: Command) -> None:
     s.recipients = 0
 
 
+def _ends_message(c: Command) -> bool:
+    """The lone dot, or BDAT ... LAST: in LMTP, answered once per accepted recipient."""
+    return c.verb == "." or (c.verb == "BDAT" and c.line.upper().split()[-1:] == ["LAST"])
+
+
 def _bdat(s: Session, r: Reply, c: Command) -> None:
+    if s._pending and s._pending[0] is c:
+        return  # LMTP: more per-recipient replies to come
     last = c.line.upper().split()[-1:] == ["LAST"]
     if r.code == 250 and not last:
         s.phase = Phase.BDAT
@@ -396,6 +433,16 @@ def _quit(s: Session, r: Reply, c: Command) -> None:
         s._quit_acknowledged = True
 
 
+def _xclient(s: Session, r: Reply, c: Command) -> None:
+    """Postfix XCLIENT: 220 starts a new session as the given client (EHLO needed again)."""
+    if r.code == 220:
+        s.phase = Phase.READY
+        s.capabilities = None
+        s.greeted = False
+        s.recipients = 0
+        s.auth_user = xclient_login(c.line)
+
+
 _ON_REPLY: dict[str, Callable[[Session, Reply, Command], None]] = {
     "GREETING": _greeting,
     "EHLO": _hello,
@@ -411,6 +458,7 @@ _ON_REPLY: dict[str, Callable[[Session, Reply, Command], None]] = {
     "AUTH": _auth,
     "SASL": _auth,
     "QUIT": _quit,
+    "XCLIENT": _xclient,
 }
 
 
@@ -445,8 +493,15 @@ def _check_greeting(s: Session, verb: str, words: list[str], caps) -> str | None
     return None
 
 
+def _awaiting(s: Session, *verbs: str) -> bool:
+    """A command of one of ``verbs`` went out and its reply has not come yet (pipelining):
+    the checks count it as if it had succeeded, so MAIL, RCPT, DATA in one group warn of nothing."""
+    return any(c.verb in verbs for c in s._pending)
+
+
 def _check_hello_first(s: Session, verb: str, words, caps) -> str | None:
-    if verb in ("MAIL", "RCPT", "DATA", "AUTH", "STARTTLS", "BDAT") and not s.greeted:
+    if verb in ("MAIL", "RCPT", "DATA", "AUTH", "STARTTLS", "BDAT") and not s.greeted \
+            and not _awaiting(s, "EHLO", "HELO", "LHLO"):
         hello = "LHLO" if s.lmtp else "EHLO"
         after = " (again, after TLS)" if s.tls else ""
         return f"{verb} before {hello}{after}: most servers want {hello} first"
@@ -454,11 +509,12 @@ def _check_hello_first(s: Session, verb: str, words, caps) -> str | None:
 
 
 def _check_phase(s: Session, verb: str, words, caps) -> str | None:
-    if verb == "MAIL" and s.phase in (Phase.MAIL, Phase.RCPT, Phase.BDAT):
+    if verb == "MAIL" and s.phase in (Phase.MAIL, Phase.RCPT, Phase.BDAT) and not _awaiting(s, "RSET"):
         return "MAIL inside an open transaction (send RSET to start over)"
-    if verb == "RCPT" and s.phase not in (Phase.MAIL, Phase.RCPT):
+    if verb == "RCPT" and s.phase not in (Phase.MAIL, Phase.RCPT) and not _awaiting(s, "MAIL"):
         return "RCPT before an accepted MAIL FROM"
-    if verb in ("DATA", "BDAT") and s.phase is not Phase.RCPT and not (verb == "BDAT" and s.phase is Phase.BDAT):
+    if verb in ("DATA", "BDAT") and s.phase is not Phase.RCPT and not (verb == "BDAT" and s.phase is Phase.BDAT) \
+            and not _awaiting(s, "RCPT"):
         if s.phase is Phase.MAIL:
             return f"{verb} without an accepted RCPT TO"
         return f"{verb} before an accepted MAIL FROM and RCPT TO"

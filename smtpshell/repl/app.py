@@ -39,6 +39,7 @@ UI_STYLE = {
     "prompt": "ansiblue bold",
     "prompt.data": "ansicyan bold",
     "prompt.auth": "ansiyellow bold",
+    "prompt.pipe": "ansimagenta bold",
     "bottom-toolbar": "noreverse bg:ansiblack ansiwhite",
     "toolbar.host": "bold",
     "toolbar.sep": "ansibrightblack",
@@ -135,7 +136,8 @@ def build_prompt_session(shell: Shell, settings: Settings) -> PromptSession:
 
 def prompt_message(shell: Shell):
     name = shell.prompt_name()
-    cls = {"smtp": "class:prompt", "data": "class:prompt.data", "auth": "class:prompt.auth"}[name]
+    cls = {"smtp": "class:prompt", "data": "class:prompt.data", "auth": "class:prompt.auth",
+           "pipe": "class:prompt.pipe"}.get(name, "class:prompt")
     return [(cls, f"{name}> ")]
 
 
@@ -218,6 +220,13 @@ def secret_asker(session: PromptSession):
 async def run_repl(shell: Shell, target, settings: Settings) -> ExitStatus:
     session = build_prompt_session(shell, settings)
     shell.ask_secret = secret_asker(session)
+    from smtpshell.repl.confirm import confirm_asker
+
+    shell.ask_confirm = confirm_asker(session)  # :smuggle-check asks y/N
+    if sys.stdout.isatty():
+        from smtpshell.repl.progress import progress_factory
+
+        shell.progress = progress_factory()  # for large message content (shell/transfer.py)
     with Interrupter(shell, session.input) as interrupter:
         await interrupter.run(shell.connect(target))
         while True:
@@ -229,6 +238,9 @@ async def run_repl(shell: Shell, target, settings: Settings) -> ExitStatus:
             except EOFError:
                 if shell.in_data:
                     await interrupter.run(shell.end_data())
+                    continue
+                if shell.pipeline is not None:  # Ctrl-D at pipe> sends the group, as :end does
+                    await interrupter.run(shell.handle(":end"))
                     continue
                 await interrupter.run(shell.quit())
                 break

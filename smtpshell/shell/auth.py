@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from smtpshell.protocol import auth as sasl
 from smtpshell.settings import ExitStatus
 from smtpshell.shell import display
 
 if TYPE_CHECKING:
+    from smtpshell.protocol.replies import Reply
     from smtpshell.shell.core import Shell
 
 TOKEN_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
@@ -170,28 +171,48 @@ async def _exchange(shell: "Shell", mech, user: str) -> None:
         shell.sasl_driving = False
 
 
-async def _drive(shell: "Shell", mech, user: str) -> None:
-    teach = shell.explain_auth
+async def drive_sasl(mech, send: Callable[..., Awaitable["Reply | None"]],
+                     error: Callable[[str], None]) -> "Reply | None":
+    """One SASL exchange over any connection (``:auth``, live replay); the final reply, or None.
+
+    ``send(line, step, secret=...)`` sends one line and returns its reply (None: none came);
+    ``step`` is the :class:`~smtpshell.protocol.auth.Step` the line carries, None for a bare
+    ``AUTH MECH`` and for ``*``. Rules: ``AUTH MECH`` with the initial response when the
+    mechanism has one; each 334 answered with the mechanism's next response; a challenge that
+    is not base64, or that the mechanism cannot answer, is cancelled with ``*`` (``error`` says why).
+    """
     step = mech.initial()
     line = f"AUTH {mech.name}"
     if step is not None:
         line += " " + sasl.encode_response(step, initial=True)
-    reply = await _send(shell, line, step, teach, secret=step is not None and step.secret)
-    if reply is not None:
-        shell.session.authenticating_as(user)
+    reply = await send(line, step, secret=step is not None and step.secret)
     while reply is not None and reply.code == 334:
         challenge = _decode(reply.text)
         if challenge is None:
-            shell.error("the 334 challenge is not base64: cancelling with *")
-            reply = await _send(shell, "*", None, False, secret=False)
-            break
+            error("the 334 challenge is not base64: cancelling with *")
+            return await send("*", None, secret=False)
         try:
             step = mech.respond(challenge)
         except sasl.AuthError as exc:
-            shell.error(f"{mech.name}: {exc}; cancelling with *")
-            reply = await _send(shell, "*", None, False, secret=False)
-            break
-        reply = await _send(shell, sasl.encode_response(step, initial=False), step, teach, secret=step.secret)
+            error(f"{mech.name}: {exc}; cancelling with *")
+            return await send("*", None, secret=False)
+        reply = await send(sasl.encode_response(step, initial=False), step, secret=step.secret)
+    return reply
+
+
+async def _drive(shell: "Shell", mech, user: str) -> None:
+    teach = shell.explain_auth
+    first = True
+
+    async def send(line: str, step, *, secret: bool):
+        nonlocal first
+        reply = await _send(shell, line, step, teach, secret=secret)
+        if first and reply is not None:
+            shell.session.authenticating_as(user)
+        first = False
+        return reply
+
+    reply = await drive_sasl(mech, send, shell.error)
     if reply is None or reply.code is None:
         return
     for note in mech.finish(reply.code, reply.text):

@@ -326,26 +326,46 @@ def unescape(text: str) -> bytes:
     return bytes(out)
 
 
+def raw_bytes(arg: str) -> bytes:
+    """``:raw``'s argument: TEXT with escapes, or ``--hex HEX`` (``2e0d0a``, ``2e 0d 0a``, ``2e:0d:0a``)."""
+    words = arg.split(None, 1)
+    if not words or words[0] != "--hex":
+        return unescape(arg)
+    digits = "".join((words[1] if len(words) > 1 else "").replace(":", " ").split())
+    try:
+        return bytes.fromhex(digits)
+    except ValueError:
+        raise ValueError(f"--hex wants pairs of hex digits (like 2e0d0a), not {digits!r}") from None
+
+
 async def cmd_raw(shell: "Shell", arg: str) -> None:
     """Send exactly these bytes, no CRLF added: escapes \\r \\n \\t \\0 \\\\ \\xHH.
 
+    :raw --hex 2e0d0a   the bytes in hex (spaces or colons between bytes allowed)
     For line-ending tests against your own servers. If the bytes end with a
-    line feed the shell waits for a reply, as for a command.
+    line feed the shell waits for a reply, as for a command. Bare CR, bare LF
+    and NUL coming back are drawn as ␍ ␊ ␀, with a note saying what they are.
+    After 354 the bytes join the message as they are (no dot-stuffing): a
+    reply then means the server took them as the end of data (smuggling
+    tests by hand; :smuggle-check runs the known ones).
     """
     try:
-        data = unescape(arg)
+        data = raw_bytes(arg)
     except ValueError as exc:
         shell.error(str(exc))
         return
     if not data:
-        shell.error("usage: :raw TEXT   (e.g. :raw NOOP\\r\\n)")
+        shell.error("usage: :raw TEXT | :raw --hex HEX   (e.g. :raw NOOP\\r\\n, :raw --hex 4e4f4f500d0a)")
         return
     if not shell.connected:
         shell.error("not connected")
         return
-    expects = data.endswith(b"\n")
+    in_data = shell.in_data
+    if in_data:
+        await shell._flush_data()  # the message lines typed before go first
+    expects = data.endswith(b"\n") and not in_data  # in DATA only an end of data brings a reply
     out = await shell.conn.send_raw(data, expects_reply=expects)
-    shell.note(f"sent {len(data)} raw bytes: {data!r}")
+    shell.note(f"sent {len(data)} raw bytes{' inside the message' if in_data else ''}: {data!r}")
     if expects:
         await shell.wait_reply(out.command)
 
@@ -399,13 +419,25 @@ async def cmd_explain(shell: "Shell", arg: str) -> None:
 
 def build_registry() -> dict[str, CommandSpec]:
     """All colon commands, in the order :help lists them."""
+    from smtpshell.shell.bdat import cmd_bdat
+    from smtpshell.shell.mx import cmd_mx  # dnspython itself only when a lookup runs
+    from smtpshell.shell.pipeline import cmd_end, cmd_pipeline
+    from smtpshell.shell.send import cmd_send
+    from smtpshell.shell.smuggle import cmd_smuggle_check
+    from smtpshell.shell.xclient import cmd_xclient
+
     specs = [
         CommandSpec(name="help", syntax=":help [NAME]", handler=cmd_help, in_data=True),
         CommandSpec(name="starttls", syntax=":starttls", handler=cmd_starttls),
         CommandSpec(name="auth", syntax=":auth [MECH] [USER] [PASSWORD]", handler=cmd_auth),
         CommandSpec(name="ehlo", syntax=":ehlo [NAME]", handler=cmd_ehlo),
         CommandSpec(name="file", syntax=":file PATH", handler=cmd_file, in_data=True),
-        CommandSpec(name="raw", syntax=":raw TEXT", handler=cmd_raw),
+        CommandSpec(name="send", syntax=":send --from A --to B [...]", handler=cmd_send),
+        CommandSpec(name="bdat", syntax=":bdat PATH|TEXT [--last]", handler=cmd_bdat),
+        CommandSpec(name="raw", syntax=":raw TEXT | --hex HEX", handler=cmd_raw, in_data=True),
+        CommandSpec(name="pipeline", syntax=":pipeline … :end", handler=cmd_pipeline),
+        CommandSpec(name="end", syntax=":end", handler=cmd_end),
+        CommandSpec(name="smuggle-check", syntax=":smuggle-check --from A --to B", handler=cmd_smuggle_check),
         CommandSpec(name="caps", syntax=":caps", handler=cmd_caps),
         CommandSpec(name="tls", syntax=":tls", handler=cmd_tls),
         CommandSpec(name="explain", syntax=":explain TEXT", handler=cmd_explain),
@@ -416,6 +448,8 @@ def build_registry() -> dict[str, CommandSpec]:
         CommandSpec(name="save", syntax=":save FILE", handler=cmd_save, in_data=True),
         CommandSpec(name="set", syntax=":set NAME VALUE", handler=cmd_set),
         CommandSpec(name="connect", syntax=":connect HOST [PORT] [--tls]", handler=cmd_connect),
+        CommandSpec(name="mx", syntax=":mx DOMAIN [PORT] [--tls] [--list]", handler=cmd_mx),
+        CommandSpec(name="xclient", syntax=":xclient NAME=VALUE ...", handler=cmd_xclient),
         CommandSpec(name="reconnect", syntax=":reconnect", handler=cmd_reconnect),
         CommandSpec(name="close", syntax=":close", handler=cmd_close),
         CommandSpec(name="quit", syntax=":quit", handler=cmd_quit),

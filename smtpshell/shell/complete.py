@@ -18,6 +18,11 @@ def suggestions(text: str, *, commands, capabilities=None, in_data: bool = False
             return [w for w in ("hints", "explain-auth", "timestamps", "marks", "style") if w.startswith(rest)]
         if name == "auth" and " " not in rest and capabilities is not None:
             return [m for m in capabilities.auth_mechanisms if m.startswith(rest.upper())]
+        if name in ("send", "bdat") and rest.split(" ")[-1].startswith("-"):
+            from smtpshell.shell.send import OPTIONS
+
+            options = [o[0] for o in OPTIONS] if name == "send" else ["--last", "--chunk-size", "--crlf"]
+            return [o for o in options if o.startswith(rest.split(" ")[-1])]
         return []
     words = text.split(" ")
     if len(words) == 1:

@@ -19,6 +19,7 @@ from smtpshell.protocol.session import Command, LocalProtocolError, Phase
 from smtpshell.settings import ExitStatus, Settings
 from smtpshell.shell import display
 from smtpshell.shell.display import Line, Marks, View
+from smtpshell.shell.followup import followup_lines
 
 
 class Output(Protocol):
@@ -35,9 +36,12 @@ class ScriptError(Exception):
 
 @dataclass
 class Target:
-    host: str
+    host: str  # a host name or address; with ``unix``, a socket path
     port: int
     implicit_tls: bool = False
+    unix: bool = False  # host is the path of a UNIX domain socket (--socket)
+    server_name: str | None = None  # the name TLS verifies when host is an address (an MX host)
+    mx: str | None = None  # resolve this domain's MX hosts and connect to the first that answers
 
 
 QUIT_WAIT = 2.0  # seconds to wait for 221 when leaving
@@ -79,7 +83,13 @@ class Shell:
         self._record_option_used = False
         # Asks for a password or token unseen (the REPL sets it); scripts never prompt.
         self.ask_secret: Callable[[str], Awaitable[str | None]] | None = None
+        self.ask_confirm: Callable[[str], Awaitable[bool]] | None = None  # a y/N question (the REPL sets it)
+        self.pipeline = None  # the commands queued since :pipeline (shell/pipeline.py Group)
         self.sasl_driving = False  # :auth is answering the 334s itself
+        self.sending = False  # :send is writing the message itself (no "type the message" hint)
+        # progress(label, total) -> context manager yielding update(done): the REPL's progress
+        # bar for large content (shell/transfer.py uses it); None in scripts.
+        self.progress: Callable[[str, int], object] | None = None
         self.explain_auth = False  # :set explain-auth on: the steps of CRAM-MD5 and SCRAM
         from smtpshell.shell.commands import build_registry
 
@@ -118,6 +128,8 @@ class Shell:
         return self.connected and self.session.awaiting_sasl
 
     def prompt_name(self) -> str:
+        if self.pipeline is not None:
+            return "pipe"
         if self.in_data:
             return "data"
         if self.awaiting_sasl:
@@ -137,6 +149,10 @@ class Shell:
         where = net.format_hostport(ev.host, ev.port)
         peer = f" ({ev.peer})" if ev.peer != where else ""
         self.note(f"connected to {where}{peer}")
+        if ev.preamble:
+            from smtpshell.protocol.proxy import describe
+
+            self.note(describe(ev.preamble))
         if ev.tls is not None:
             self.emit(*display.tls_lines(ev.tls, implicit=True))
 
@@ -161,7 +177,7 @@ class Shell:
             self.emit(display.hint_line(f"decoded: {hint}"))
 
     def _on_sent_data(self, ev: net.SentData) -> None:
-        if self.view.echo_client:
+        if self.view.echo_client and ev.lines:
             self.emit(*(display.data_line(line, self.view, tls=self._tls) for line in ev.lines))
 
     def _on_received(self, ev: net.Received) -> None:
@@ -175,9 +191,10 @@ class Shell:
             reply, self.view, command=command, tls=self._tls, t=self._t(ev.t), latency=ev.latency,
             shell_answers=self.sasl_driving,
         ))
+        self.emit(*followup_lines(ev.event, self.view))  # LMTP's recipient, XCLIENT's new session
         if command is not None and command.verb == "DATA" and reply.code == 354:
             hint = "type the message; a line with only . ends it (Ctrl-D too); :file PATH sends a file"
-            if self.view.hints and self.interactive:
+            if self.view.hints and self.interactive and not self.sending:
                 self.emit(display.hint_line(hint))
         if reply.code is not None and reply.code >= 400 and (command is None or command.verb != "QUIT"):
             self.uncovered_failure = reply
@@ -198,14 +215,36 @@ class Shell:
                 self.emit(display.hint_line(":reconnect to connect again, :quit or Ctrl-D to leave"))
             return
         self.lost_connection = True
+        lost_message = self._lost_message(ev)
         if ev.explained:
             self.note(f"connection closed ({ev.reason})")
+        elif lost_message:
+            self.error(lost_message)
+        elif not ev.mid_reply and self.session is not None and self.session.greeting in self.session.pending:
+            whose = "its" if ev.reason == "the server closed the connection" else "the server's"
+            self.error(f"{ev.reason} before {whose} greeting (no 220 came)")
         elif ev.mid_reply:
             self.error("the server closed the connection in the middle of a reply")
         else:
             self.error(ev.reason)
         if self.interactive:
             self.emit(display.hint_line(":reconnect to connect again, :quit or Ctrl-D to leave"))
+
+    def _lost_message(self, ev: net.Closed) -> str | None:
+        """What a close during DATA means for the message (never that it was sent), or None."""
+        session = self.session
+        if session is None:
+            return None
+        by_server = ev.reason == "the server closed the connection"
+        if any(command.verb == "." for command in session.pending):  # the dot went, no reply came
+            if by_server:
+                return "message not accepted: the server closed the connection before replying to the final dot"
+            return f"message not accepted: {ev.reason}, before the server replied to the final dot"
+        last = session.last_reply
+        if last is not None and last.code == 354 and not ev.mid_reply:  # still in DATA
+            where = "the server closed the connection" if by_server else ev.reason
+            return f"message not accepted: {where} during DATA, before the final dot"
+        return None
 
     @property
     def _tls(self) -> bool:
@@ -216,15 +255,19 @@ class Shell:
 
     # ----- connecting -----------------------------------------------------
 
-    def tls_options(self) -> TLSOptions:
+    def tls_options(self, *, server_name: str | None = None) -> TLSOptions:
         s = self.settings
         return TLSOptions(
             insecure=s.insecure, cafile=s.cafile, certfile=s.certfile,
-            keyfile=s.keyfile, sni=s.sni, min_version=s.tls_min,
+            keyfile=s.keyfile, sni=s.sni or server_name, min_version=s.tls_min,
         )
 
     async def connect(self, target: Target) -> bool:
         """Connect and wait for the greeting. False (after saying why) on failure."""
+        if target.mx is not None:
+            from smtpshell.shell.mx import connect_mx
+
+            return await connect_mx(self, target.mx, target.port, implicit_tls=target.implicit_tls)
         await self.close_quietly()
         self.target = target
         self.connection_failed = False
@@ -237,18 +280,20 @@ class Shell:
         conn = net.Connection(
             observer=self._observe,
             timeout=self.settings.timeout,
-            tls_options=self.tls_options(),
+            tls_options=self.tls_options(server_name=target.server_name),
             lmtp=self.settings.lmtp,
         )
         where = net.format_hostport(target.host, target.port)
         self.note(f"connecting to {where}{' (implicit TLS)' if target.implicit_tls else ''} …")
+        self.conn = conn  # already during open(): a close that comes with the connection is this one's
         try:
-            await conn.open(target.host, target.port, implicit_tls=target.implicit_tls, family=self.settings.family)
+            await conn.open(target.host, target.port, implicit_tls=target.implicit_tls, family=self.settings.family,
+                            unix=target.unix, preamble=self._proxy_header())
         except net.ConnectError as exc:
+            self.conn = None
             self.error(str(exc))
             self.connection_failed = True
             return False
-        self.conn = conn
         try:
             await conn.reply_to(conn.session.greeting)
         except net.ReplyTimeout:
@@ -265,6 +310,14 @@ class Shell:
             await run_auth(self, "")
         return True
 
+    def _proxy_header(self) -> bytes:
+        """The PROXY protocol header of --proxy (checked by the CLI), or nothing."""
+        if self.settings.proxy is None:
+            return b""
+        from smtpshell.protocol.proxy import header_for
+
+        return header_for(*self.settings.proxy, version=self.settings.proxy_version)
+
     async def close_quietly(self) -> None:
         if self.conn is not None:
             await self.conn.close()
@@ -276,7 +329,7 @@ class Shell:
         if self.connected and not self.in_data:
             try:
                 out = self.conn.send_line("QUIT")
-                await self.conn.reply_to(out.command, timeout=wait)
+                await self.conn.reply_to(out.command, timeout=min(wait, self.settings.timeout))  # never past --timeout
             except (net.ReplyTimeout, net.ConnectionClosed, net.NotConnected):
                 pass
         await self.close_quietly()
@@ -319,6 +372,11 @@ class Shell:
 
     async def handle(self, line: str) -> None:
         """One typed line: a colon command, message content, or an SMTP command."""
+        if self.pipeline is not None:  # queued until :end (shell/pipeline.py)
+            from smtpshell.shell.pipeline import take_line
+
+            await take_line(self, line)
+            return
         if self.in_data:
             name = line[1:].split(" ", 1)[0] if line.startswith(":") else ""
             spec = self.commands.get(name)
@@ -391,12 +449,13 @@ class Shell:
             except net.NotConnected:
                 pass
 
-    async def end_data(self, *, typed: bool = False) -> Reply | None:
-        """Send what is buffered and the lone dot (one write when small), wait for the reply."""
+    async def end_data(self, *, typed: bool = False, content: bytes = b"") -> Reply | None:
+        """Send what is buffered (then ``content``, already stuffed) and the lone dot in one write;
+        wait for the reply."""
         if not self.connected:
             self.error("not connected: the message was not sent")
             return None
-        content = bytes(self._data)
+        content = bytes(self._data) + content
         self._data.clear()
         self._typing = typed
         try:
@@ -407,34 +466,19 @@ class Shell:
             return None
         finally:
             self._typing = False
+        # A close before the reply is reported by _on_closed ("message not accepted: ...").
         reply = await self.wait_reply(out.command)
-        if reply is None and not self.connected:
-            self.error("the connection closed before the server accepted the message: it was NOT sent")
+        if reply is not None and not reply.complete:
+            self.error("message not confirmed: the server closed the connection in the middle of its reply to "
+                       "the final dot (it may or may not have been accepted)")
         return reply
 
     async def send_file(self, path: str) -> Reply | None:
         """Stream a message file into DATA (CRLF-normalised, dot-stuffed), then end it."""
-        from smtpshell.protocol.data import DataEncoder
+        from smtpshell.shell.transfer import send_file_in_data
 
-        try:
-            handle = open(path, "rb")
-        except OSError as exc:
-            self.error(f"cannot read {path}: {exc.strerror}")
-            raise_if_script(self, f"cannot read {path}", ExitStatus.USAGE)
-            return None
         await self._flush_data()
-        encoder = DataEncoder()
-        with handle:
-            while chunk := handle.read(1 << 18):
-                wire = encoder.feed(chunk)
-                if wire:
-                    await self.conn.write_data(wire)
-        tail = encoder.finish()
-        tail = tail[: -len(b".\r\n")]
-        if tail:
-            await self.conn.write_data(tail)
-        self.note(f"sent {path}: {encoder.bytes_in} bytes read, {encoder.bytes_out - 3} on the wire")
-        return await self.end_data()
+        return await send_file_in_data(self, path)
 
     # ----- scripts --------------------------------------------------------
 

@@ -98,6 +98,32 @@ def _hint(view: View, text: str) -> Line:
 
 # ----- server replies -----------------------------------------------------
 
+# A hostile server can send a reply of many megabytes: the screen shows this much of it (the
+# recording keeps all of it), and says what it left out.
+SHOW_REPLY_LINES = 100  # lines of one reply (the first ones, and the last)
+SHOW_LINE_CHARS = 1024  # characters of one reply line
+
+
+def _shown_lines(reply: Reply) -> tuple[tuple, tuple]:
+    """(the lines to show, the lines left out before the last one)."""
+    lines = reply.lines
+    if len(lines) <= SHOW_REPLY_LINES:
+        return lines, ()
+    return lines[: SHOW_REPLY_LINES - 1] + lines[-1:], lines[SHOW_REPLY_LINES - 1: -1]
+
+
+def _elided_text(hidden: tuple) -> str:
+    nbytes = sum(len(line.raw) + len(line.ending) for line in hidden)
+    return f"… {len(hidden):,} more lines of this reply ({nbytes:,} bytes) not shown …"
+
+
+def _clipped(text: str) -> tuple[str, int]:
+    """``text`` cut to SHOW_LINE_CHARS, and how many characters were cut."""
+    if len(text) <= SHOW_LINE_CHARS:
+        return text, 0
+    return text[:SHOW_LINE_CHARS], len(text) - SHOW_LINE_CHARS
+
+
 
 def reply_lines(
     reply: Reply,
@@ -119,47 +145,87 @@ def reply_lines(
     text_token = tok.reply_text_token(reply.code)
     is_ehlo = command is not None and command.verb in ("EHLO", "LHLO") and reply.code == 250
     out: list[Line] = []
-    for index, line in enumerate(reply.lines):
+    shown, hidden = _shown_lines(reply)
+    for index, line in enumerate(shown):
+        if hidden and index == len(shown) - 1:  # before the last line: what was left out
+            out.append([*([(tok.MARK, mark)] if mark else []), (tok.HINT, _elided_text(hidden))])
         frags: Line = [*_prefix(view, t if index == 0 else None)]
         if mark:
             frags.append((tok.MARK, mark))
+        text, cut = _clipped(line.text)
         if line.fragment:  # the rest of a line the parser split for length
-            frags.extend(visible(line.text, text_token))
+            frags.extend(visible(text, text_token))
         elif line.code is not None:
             head = line.raw[:4].decode("ascii", "replace")
             frags.append((tok.code_token(line.code) if line.code == reply.code else tok.CODE_OTHER, head[:3]))
             if len(head) > 3:
                 frags.append((text_token, head[3]))
-            frags.extend(visible(line.text, text_token))
+            frags.extend(visible(text, text_token))
         else:
-            frags.extend(visible(line.text, tok.REPLY_TEXT_OTHER))
+            frags.extend(visible(text, tok.REPLY_TEXT_OTHER))
+        if cut:
+            frags.append((tok.HINT, f" … {cut:,} more characters not shown"))
         if line.ending == b"\n":
             frags.append((tok.ESCAPE, "␊"))
         if view.hints and is_ehlo and index > 0:
-            words = line.text.split()
-            if words:
-                keyword, eq, first = words[0].partition("=")  # "AUTH=PLAIN LOGIN", the old form
-                params = ([first] if eq and first else []) + words[1:]
-                meaning = codes.explain_keyword(keyword, tuple(params))
-                if meaning:
-                    pad = max(1, 28 - len(line.text))
-                    frags.append((tok.HINT, " " * pad + "↳ "))
-                    frags.extend(visible(meaning, tok.HINT))
+            meaning = keyword_hint(line.text, tls=tls)
+            if meaning:
+                pad = max(1, 28 - len(line.text))
+                frags.append((tok.HINT, " " * pad + "↳ "))
+                frags.extend(visible(meaning, tok.HINT))
         out.append(frags)
     if latency is not None and view.timestamps and out:
         out[-1].append((tok.TIME, f"  ({latency * 1000:.1f} ms)"))
     if view.hints:
-        out.extend(_hint(view, h) for h in reply_hints(reply, command, shell_answers=shell_answers))
+        hints = reply_hints(reply, command, shell_answers=shell_answers)[:SHOW_REPLY_LINES]
+        out.extend(_hint(view, _clipped(h)[0]) for h in hints)
     for problem in reply.problems:
-        out.append(warning_line(f"server: {problem}"))
+        out.append(warning_line(f"server: {problem}{problem_detail(reply, problem)}"))
     return out
+
+
+# What the pictures of the controls a server may send stand for (problem_detail says it).
+_CONTROL_NAMES = {0x0D: "␍ is a bare CR (0x0D)", 0x00: "␀ is a NUL byte (0x00)", 0x1B: "␛ is ESC (0x1B)",
+                  0x7F: "␡ is DEL (0x7F)"}
+
+
+def problem_detail(reply: Reply, problem: str) -> str:
+    """What a reply problem's markers mean: which control bytes the ␍ ␀ … in it are, and that
+    ␊ marks a bare LF; empty for other problems."""
+    from smtpshell.protocol.replies import BARE_LF, CONTROL
+
+    if problem == BARE_LF:
+        return " (drawn ␊ at the line's end)"
+    if problem != CONTROL:
+        return ""
+    named: dict[int, str] = {}
+    for line in reply.lines:
+        for ch in line.raw.decode("latin-1"):
+            o = ord(ch)
+            if (o < 0x20 and ch not in "\t\n") or o == 0x7F:
+                named.setdefault(o, _CONTROL_NAMES.get(o) or f"{chr(0x2400 + o)} is 0x{o:02X}")
+    return (": " + ", ".join(named.values())) if named else ""
 
 
 _QUIET_CODES = {220, 221, 250}
 
 
+def keyword_hint(text: str, *, tls: bool | None = None) -> str | None:
+    """The hint after one line of an EHLO reply: ``SIZE 10240000`` -> max message size 10 MB."""
+    words = text.split()
+    if not words:
+        return None
+    keyword, eq, first = words[0].partition("=")  # "AUTH=PLAIN LOGIN", the old form
+    params = ([first] if eq and first else []) + words[1:]
+    return codes.explain_keyword(keyword + eq, tuple(params), tls=tls)
+
+
 def reply_hints(reply: Reply, command: Command | None, *, shell_answers: bool = False) -> list[str]:
-    """The hints shown under a reply (without the ↳)."""
+    """The hints shown under a reply (without the ↳).
+
+    One line: the meaning of the basic code and of the enhanced code, and when the reply is
+    a common failure, what to try. Routine replies (220, 221 to QUIT, 250) stay quiet.
+    """
     hints: list[str] = []
     code = reply.code
     if code is None:
@@ -176,18 +242,40 @@ def reply_hints(reply: Reply, command: Command | None, *, shell_answers: bool = 
         if not shell_answers:
             hints.append("answer with a base64 line (a lone * cancels)")
         return hints
+    failure = _failure_for(reply, command)
     parts = []
-    if code not in _QUIET_CODES:
+    if code not in _QUIET_CODES or failure is not None:
         meaning = codes.explain_code(code)
         if meaning:
             parts.append(f"{code}: {meaning}")
-    if reply.enhanced and code // 100 != 2:
+    if reply.enhanced and (code // 100 != 2 or failure is not None):
         meaning = codes.explain_enhanced(reply.enhanced)
         if meaning and not any(meaning in part for part in parts):
             parts.append(f"{reply.enhanced}: {meaning}")
+    if failure is not None:
+        parts.append(f"try: {failure.hint}")
     if parts:
         hints.append(" · ".join(parts))
     return hints
+
+
+_MATCH_CHARS = 4096  # what a failure is recognised by comes first; a huge reply is not scanned whole
+
+
+def _failure_for(reply: Reply, command: Command | None) -> codes.Failure | None:
+    """The common failure a reply shows, if any (the table is loaded on the first failure)."""
+    code = reply.code
+    if code is None or code < 400 and not (code == 221 and (command is None or command.verb != "QUIT")):
+        return None  # a 221 the client did not ask for is the server hanging up on it
+    texts: list[str] = []
+    size = 0
+    for line in reply.lines:
+        text = line.text.removeprefix(reply.enhanced).lstrip(" ") if reply.enhanced else line.text
+        texts.append(text[:_MATCH_CHARS])
+        size += len(texts[-1]) + 1
+        if size >= _MATCH_CHARS:
+            break
+    return codes.match_failure(code, reply.enhanced, " ".join(texts)[:_MATCH_CHARS])
 
 
 # ----- client lines ---------------------------------------------------------

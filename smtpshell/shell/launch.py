@@ -1,4 +1,5 @@
-"""Start what a session needs before the shell connects: the practice server for --demo."""
+"""Start what a session needs before the shell connects: the practice server for --demo,
+the target for HOST [PORT], --socket PATH or --mx DOMAIN."""
 
 from __future__ import annotations
 
@@ -10,11 +11,20 @@ from smtpshell.shell import display
 from smtpshell.shell.core import Output, Target
 
 
+def target_for(settings: Settings) -> Target:
+    """Where the settings say to connect: a UNIX socket, a domain's MX hosts, or HOST:PORT."""
+    if settings.socket:
+        return Target(host=settings.socket, port=0, implicit_tls=settings.tls, unix=True)
+    if settings.mx:
+        return Target(host=settings.mx, port=settings.effective_port, implicit_tls=settings.tls, mx=settings.mx)
+    return Target(host=settings.host, port=settings.effective_port, implicit_tls=settings.tls)
+
+
 @contextlib.asynccontextmanager
 async def session_target(settings: Settings, output: Output):
     """Yield (settings, target): for --demo, with a practice server running in this loop."""
     if not settings.demo:
-        yield settings, Target(host=settings.host, port=settings.effective_port, implicit_tls=settings.tls)
+        yield settings, target_for(settings)
         return
     from smtpshell.server.practice import PracticeServer
 

@@ -10,7 +10,8 @@ Rules
 - ``:save FILE`` writes the session so far. The shell keeps the events for it from the
   start, but not unbounded message content: past :data:`SAVE_KEEP_BYTES` of content,
   further content lines are left out of what ``:save`` writes (a note says how much);
-  a ``--record`` file keeps everything.
+  a ``--record`` file keeps everything. Content is kept as the bytes that went out and
+  split into lines only when saved, so sending a large file costs no Python per line.
 - Secrets are masked in both unless the user passed ``--show-secrets``.
 - ``:save`` picks the format from the file's extension (``.jsonl`` / ``.json`` native,
   ``.txt`` telnet-style text, ``.html``, ``.cast`` asciicast); anything else is JSONL.
@@ -22,7 +23,7 @@ import os
 from typing import TYPE_CHECKING
 
 from smtpshell.net import connection as net
-from smtpshell.transcript.events import ClientLine, Header, Note, Transcript
+from smtpshell.transcript.events import Header, Note, Transcript
 
 if TYPE_CHECKING:
     from smtpshell.shell.core import Shell
@@ -33,6 +34,26 @@ _FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "text", ".html": "html"
             ".cast": "asciicast"}
 
 
+class _Content:
+    """Message content kept for :save as the bytes that went out, split into lines only when saved.
+
+    Splitting 8 MB into lines as it is sent would cost the transfer a Python call per line.
+    """
+
+    def __init__(self, t: float | None) -> None:
+        self.t = t  # the time of the event that ended the content (the lone dot)
+        self.pieces: list[bytes] = []
+
+    def lines(self) -> list:
+        from smtpshell.transcript.capture import client_from_wire
+
+        parts = b"".join(self.pieces).split(b"\r\n")
+        out = [client_from_wire(self.t, part + b"\r\n", data=True) for part in parts[:-1]]
+        if parts[-1]:  # content that did not end with CRLF
+            out.append(client_from_wire(self.t, parts[-1], data=True))
+        return out
+
+
 class SessionLog:
     """What ``:save`` writes: the session's transcript events since the shell started."""
 
@@ -40,28 +61,57 @@ class SessionLog:
         from smtpshell.transcript.capture import Capture
 
         self._capture = Capture(show_secrets=show_secrets)
-        self.events: list = []
+        self.events: list = []  # transcript events, and _Content blocks that transcript() expands
+        self._content: _Content | None = None  # message content going out now
         self._content_bytes = 0
+        self._dropping = False
         self._dropped_bytes = 0
         self._dropped_lines = 0
 
     def __call__(self, event: net.NetEvent) -> None:
-        if (isinstance(event, net.SentData) and self._dropped_lines
-                and self._capture.in_data):  # over the limit: count, do not split into lines
-            self._dropped_bytes += len(event.data)
-            self._dropped_lines += event.data.count(b"\n")
-            return
-        for item in self._capture(event):
-            if isinstance(item, ClientLine) and item.data:
-                size = len(item.wire)
-                if self._content_bytes + size > SAVE_KEEP_BYTES:
-                    self._dropped_bytes += size
-                    self._dropped_lines += 1
-                    continue
-                self._content_bytes += size
-            elif self._dropped_lines:
+        if isinstance(event, net.SentData):
+            if self._capture.in_data:
+                self._keep_content(event)
+                return
+            # Raw bytes (:raw, BDAT chunks) count against the same budget, whole writes at a time.
+            if self._dropping or self._content_bytes + len(event.data) > SAVE_KEEP_BYTES:
+                self._dropping = True
+                self._dropped_bytes += len(event.data)
+                self._dropped_lines += _newlines(event)
+                return
+            self._content_bytes += len(event.data)
+        items = self._capture(event)
+        if self._content is not None:
+            if items:
+                self._content.t = items[0].t
+            self._content = None
+        for item in items:
+            if self._dropping:
                 self.events.append(self._dropped_note(item.t))
             self.events.append(item)
+
+    def _keep_content(self, event: net.SentData) -> None:
+        """Content between 354 and the lone dot: kept whole up to SAVE_KEEP_BYTES, then counted."""
+        data = event.data
+        if self._content is None:
+            self._content = _Content(self.events[-1].t if self.events else None)
+            self.events.append(self._content)
+        if not self._dropping:
+            room = SAVE_KEEP_BYTES - self._content_bytes
+            if len(data) <= room:
+                self._content.pieces.append(data)
+                self._content_bytes += len(data)
+                return
+            cut = data.rfind(b"\n", 0, room) + 1  # keep whole lines only
+            if cut:
+                self._content.pieces.append(data[:cut])
+            self._content_bytes += cut
+            self._dropping = True
+            self._dropped_bytes += len(data) - cut
+            self._dropped_lines += data.count(b"\n", cut)
+            return
+        self._dropped_bytes += len(data)
+        self._dropped_lines += _newlines(event)
 
     def _dropped_note(self, t: float | None) -> Note:
         note = Note(t=t, kind="info", text=(
@@ -69,15 +119,25 @@ class SessionLog:
             "not kept for :save (--record keeps everything)"
         ))
         self._dropped_bytes = self._dropped_lines = 0
+        self._dropping = False
         return note
 
     def transcript(self, header: Header) -> Transcript:
-        events = list(self.events)
-        if self._dropped_lines:  # content still going out: say so without forgetting the count
+        events: list = []
+        for event in self.events:
+            if isinstance(event, _Content):
+                events.extend(event.lines())
+            else:
+                events.append(event)
+        if self._dropping:  # content still going out: say so without forgetting the count
             lines, size = self._dropped_lines, self._dropped_bytes
             events.append(self._dropped_note(events[-1].t if events else None))
-            self._dropped_lines, self._dropped_bytes = lines, size
+            self._dropped_lines, self._dropped_bytes, self._dropping = lines, size, True
         return Transcript(header=header, events=tuple(events), notation="jsonl")
+
+
+def _newlines(event: net.SentData) -> int:
+    return event.newlines if event.newlines is not None else event.data.count(b"\n")
 
 
 def _header(shell: "Shell") -> Header:

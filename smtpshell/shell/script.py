@@ -33,6 +33,10 @@ async def script_lines(settings: Settings, stdin=None) -> AsyncIterator[str]:
 async def run_script(shell: Shell, lines: AsyncIterator[str]) -> ExitStatus:
     """Feed each line to the shell, stop at the first failure, QUIT at the end."""
     status = ExitStatus.OK
+    if shell.settings.pipeline:
+        from smtpshell.shell.pipeline import auto_groups
+
+        lines = auto_groups(shell, lines)  # --pipeline: runs of commands go out together
     try:
         async for line in lines:
             await shell.handle(line)
@@ -40,6 +44,9 @@ async def run_script(shell: Shell, lines: AsyncIterator[str]) -> ExitStatus:
                 break
         if shell.in_data:
             shell.error("the script ended inside DATA (no lone '.'): the message was NOT sent")
+            status = ExitStatus.USAGE
+        if shell.pipeline is not None:
+            shell.error("the script ended inside :pipeline (no :end): the queued commands were NOT sent")
             status = ExitStatus.USAGE
     except ScriptError as exc:
         status = exc.status

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtpshell.highlight import tokens as tok
+from smtpshell.protocol import codes
 from smtpshell.protocol.replies import ReplyParser
 from smtpshell.protocol.session import Command, Session
 from smtpshell.shell import display
@@ -246,7 +247,10 @@ def test_334_challenge_with_control_bytes_is_escaped():
 
 def test_535_enhanced_has_meaning_hint():
     shown = hints(b"535 5.7.8 Authentication credentials invalid\r\n")
-    assert shown == ["    ↳ 535: authentication credentials invalid"]
+    # one line: the meaning (said once: 5.7.8 means the same), then what to try
+    failure = codes.match_failure(535, "5.7.8", "Authentication credentials invalid")
+    assert failure.id == "auth-failed"
+    assert shown == [f"    ↳ 535: authentication credentials invalid · try: {failure.hint}"]
 
 
 def test_550_enhanced_has_both_meanings():
@@ -258,6 +262,107 @@ def test_550_enhanced_has_both_meanings():
 @pytest.mark.parametrize("data", [b"250 2.0.0 ok\r\n", b"220 hi\r\n", b"221 bye\r\n", b"hello\r\n"])
 def test_quiet_replies_have_no_hint(data):
     assert hints(data) == []
+
+
+QUIT = Command(line="QUIT", verb="QUIT")
+DATA_END = Command(line=".", verb=".")
+
+
+@pytest.mark.parametrize(
+    ("failure", "example"),
+    [pytest.param(f, e, id=f"{f.id}:{n}") for f in codes.failures() for n, e in enumerate(f.examples)],
+)
+def test_common_failure_hint_says_what_to_try_in_one_line(failure, example):
+    shown = hints(example.reply.encode() + b"\r\n", command=DATA_END)
+    assert len(shown) == 1
+    assert shown[0].endswith(f" · try: {failure.hint}")
+    assert shown[0].startswith(f"    ↳ {example.reply[:3]}: ")
+
+
+def test_relay_denied_hint_keeps_both_meanings():
+    # tests/interop and the CLI tests rely on these words
+    (shown,) = hints(b"554 5.7.1 <someone@elsewhere.invalid>: Relay access denied\r\n")
+    assert "554: transaction failed" in shown
+    assert "5.7.1: delivery not authorized" in shown
+    assert "try: log in (:auth)" in shown
+
+
+def test_starttls_first_hint():
+    (shown,) = hints(b"530 5.7.0 Must issue a STARTTLS command first\r\n")
+    assert "530: authentication required (often: STARTTLS first)" in shown
+    assert "try: STARTTLS, then EHLO again" in shown
+
+
+def test_failure_without_enhanced_code_still_gets_advice():
+    (shown,) = hints(b"535 Incorrect authentication data\r\n")  # Exim
+    assert shown.startswith("    ↳ 535: authentication credentials invalid · try: ")
+
+
+def test_a_multi_line_failure_is_matched_on_all_its_lines():
+    data = (b"550-5.7.26 This mail is unauthenticated, which poses a security risk to the\r\n"
+            b"550-5.7.26 sender and Gmail users, and has been blocked. The sender must\r\n"
+            b"550 5.7.26 authenticate with at least one of SPF or DKIM. - gsmtp\r\n")
+    lines = display.reply_lines(reply(data), View(), command=DATA_END)
+    assert len(lines) == 4  # the three lines, then one hint
+    assert text_of(lines[3]).startswith("    ↳ 550: mailbox unavailable")
+    assert "5.7.26: multiple authentication checks failed" in text_of(lines[3])
+    assert "try: SPF/DKIM" in text_of(lines[3])
+
+
+def test_the_server_hanging_up_on_its_own_is_explained():
+    data = b"221 2.7.0 Error: I can break rules, too. Goodbye.\r\n"
+    (shown,) = hints(data, command=DATA_END)
+    assert shown.startswith("    ↳ 221: service closing the transmission channel")
+    assert "try: wait for each reply" in shown
+    assert hints(b"221 2.0.0 Bye\r\n", command=QUIT) == []
+
+
+def test_a_huge_failure_reply_is_matched_on_its_start_only():
+    data = b"554-5.7.1 Relay access denied\r\n" + b"554-5.7.1 " + b"x" * 100_000 + b"\r\n" * 1 + b"554 5.7.1 end\r\n"
+    parser = ReplyParser()
+    (r,) = parser.feed(data) + parser.feed(b"")
+    (shown,) = display.reply_hints(r, DATA_END)
+    assert "try: log in (:auth)" in shown
+
+
+def test_routine_replies_do_not_load_the_failure_table():
+    codes.failures.cache_clear()
+    for data, command in [(b"220 mx ESMTP\r\n", None), (b"250 2.0.0 Ok\r\n", DATA_END),
+                          (b"354 go ahead\r\n", DATA_END), (b"221 2.0.0 Bye\r\n", QUIT)]:
+        hints(data, command=command)
+    assert codes.failures.cache_info().currsize == 0
+
+
+@pytest.mark.parametrize(
+    ("tls", "expected"),
+    [
+        (False, "login methods: PLAIN LOGIN — PLAIN and LOGIN show the password to anyone on the way: "
+                "STARTTLS first"),
+        (True, "login methods: PLAIN LOGIN"),
+    ],
+)
+def test_ehlo_auth_hint_warns_only_without_tls(tls, expected):
+    lines = display.reply_lines(reply(b"250-mx\r\n250 AUTH PLAIN LOGIN\r\n"), View(), command=EHLO, tls=tls)
+    assert text_of(lines[1]).split("↳ ")[1] == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("SIZE 10240000", "maximum message size 10 MB"),
+        ("SIZE", "message size declared with SIZE=, no fixed limit"),
+        ("AUTH=PLAIN", "login methods (old AUTH= form): PLAIN — PLAIN shows the password to anyone on the way "
+                       "without TLS"),
+        ("X-EXPS GSSAPI NTLM", "Exchange server-to-server login methods: GSSAPI NTLM"),
+        ("LIMITS RCPTMAX=100", "limits: recipients per message 100"),
+        ("PIPECONNECT", "early pipelining: commands sent before the banner (Exim)"),
+        ("XFOO", "a vendor extension (not registered with IANA)"),
+        ("NOSUCH", None),
+        ("", None),
+    ],
+)
+def test_keyword_hint(line, expected):
+    assert display.keyword_hint(line) == expected
 
 
 def test_hints_off():

@@ -1,0 +1,148 @@
+"""``:bdat PATH|TEXT [--last] [--chunk-size N] [--crlf]``: BDAT chunks (CHUNKING, RFC 3030).
+
+The bytes of a file, or TEXT with the escapes of ``:raw``, go out in one chunk or in
+chunks of ``--chunk-size`` bytes; each ``BDAT n [LAST]`` line is shown, the chunk
+summarised, and its reply shown before the next chunk goes. Sizes are the exact byte
+counts of what is sent: BDAT has no dot-stuffing and converts no line endings, so a
+bare LF goes as it is unless ``--crlf`` asks for CRLF.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from smtpshell.settings import ExitStatus
+from smtpshell.shell import display
+
+if TYPE_CHECKING:
+    from smtpshell.shell.core import Shell
+
+USAGE = ":bdat PATH|TEXT [--last] [--chunk-size N] [--crlf]"
+
+_OPTION = r"--last|--crlf|--chunk-size(?:=|\s+)\S+"
+_LEADING = re.compile(rf"({_OPTION})(?:\s+|$)")
+_TRAILING = re.compile(rf"(?:^|\s+)({_OPTION})$")
+_SIZE = re.compile(r"(\d+)([kKmM]?)")
+
+
+class BdatUsage(ValueError):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class BdatRequest:
+    content: str  # TEXT (escapes not yet applied) or a path
+    last: bool = False
+    crlf: bool = False
+    chunk_size: int | None = None
+
+
+def parse_size(text: str) -> int:
+    """``4096``, ``64k``, ``1M`` -> bytes (k = 1024)."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise BdatUsage(f"not a size: {text!r} (like 4096, 64k or 1M)")
+    return int(match.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2).lower()]
+
+
+def parse_bdat(arg: str) -> BdatRequest:
+    """Options at either end of the argument; what is between is TEXT or PATH, spaces kept."""
+    rest = arg.strip()
+    options: dict = {}
+    while True:
+        match = _LEADING.match(rest)
+        if match:
+            rest = rest[match.end():]
+        else:
+            match = _TRAILING.search(rest)
+            if not match:
+                break
+            rest = rest[:match.start()]
+        option = match.group(1)
+        if option == "--last":
+            options["last"] = True
+        elif option == "--crlf":
+            options["crlf"] = True
+        else:
+            options["chunk_size"] = parse_size(re.split(r"=|\s+", option, maxsplit=1)[1])
+    return BdatRequest(content=rest, **options)
+
+
+async def cmd_bdat(shell: "Shell", arg: str) -> None:
+    """Send BDAT chunks (CHUNKING): the bytes of PATH or TEXT, sizes counted for you.
+
+    :bdat PATH|TEXT [--last] [--chunk-size N] [--crlf]
+    An argument naming a file (quoted if it has spaces) sends the file;
+    anything else is TEXT, with the escapes of :raw (\\r \\n \\t \\0 \\\\ \\xHH).
+    Each BDAT line is shown with its chunk and its reply; a refused chunk
+    stops the rest. --last marks the last chunk LAST (":bdat --last" alone
+    sends BDAT 0 LAST). --chunk-size splits into chunks of N bytes (64k, 1M).
+    BDAT sends bytes as they are (RFC 3030: no dot-stuffing, no line-ending
+    conversion); --crlf makes every line end in CRLF.
+    """
+    from smtpshell.shell.commands import unescape
+    from smtpshell.shell.core import raise_if_script
+    from smtpshell.shell.transfer import ChunkReader, crlf_size, open_content, send_bdat_chunks
+
+    try:
+        request = parse_bdat(arg)
+    except BdatUsage as exc:
+        shell.error(f"{exc}; usage: {USAGE}")
+        raise_if_script(shell, "bad :bdat", ExitStatus.USAGE)
+        return
+    if not shell.connected:
+        shell.error("not connected: :reconnect, or :connect HOST [PORT]")
+        raise_if_script(shell, "not connected", ExitStatus.CONNECTION)
+        return
+    quoted = len(request.content) > 1 and request.content[0] == request.content[-1] and request.content[0] in "'\""
+    path = os.path.expanduser(request.content[1:-1] if quoted else request.content)
+    if request.content and os.path.isfile(path):
+        opened = open_content(shell, path)
+        if opened is None:
+            return
+        handle, size = opened
+        with handle:
+            if request.crlf:
+                size, encoder = crlf_size(handle)
+                handle.seek(0)
+                _explain(shell, crlf=True, fixed=encoder.lf_fixed)
+            else:
+                _explain(shell, crlf=False, fixed=None)
+            reader = ChunkReader(handle, crlf=request.crlf)
+            await send_bdat_chunks(shell, reader.read, size, chunk_size=request.chunk_size,
+                                   last=request.last, name=os.path.basename(path))
+        return
+    try:
+        data = unescape(request.content)
+    except ValueError as exc:
+        shell.error(f"{exc}; usage: {USAGE}")
+        raise_if_script(shell, "bad :bdat text", ExitStatus.USAGE)
+        return
+    bare = data.count(b"\n") - data.count(b"\r\n")
+    if request.crlf:
+        from smtpshell.protocol.data import to_crlf
+
+        data = to_crlf(data)
+        _explain(shell, crlf=True, fixed=bare)
+    elif bare:
+        shell.warn(f"{bare} bare LF{'s' * (bare != 1)} will go as {'they are' if bare != 1 else 'it is'}: BDAT converts "
+                   "no line endings (RFC 3030); --crlf makes them CRLF")
+    else:
+        _explain(shell, crlf=False, fixed=None)
+    import io
+
+    await send_bdat_chunks(shell, io.BytesIO(data).read, len(data), chunk_size=request.chunk_size,
+                           last=request.last, name="the text")
+
+
+def _explain(shell: "Shell", *, crlf: bool, fixed: int | None) -> None:
+    if not shell.view.hints:
+        return
+    if crlf:
+        text = f"--crlf: {fixed} bare LF made CRLF; nothing else changes (BDAT has no dot-stuffing)"
+    else:
+        text = "BDAT sends the bytes as they are: no dot-stuffing, no line-ending conversion (RFC 3030)"
+    shell.emit(display.hint_line(text))
