@@ -70,10 +70,16 @@ def _answered(lines: Lines, k: int) -> bool:
 def run_end(lines: Lines, start: int) -> int:
     """Where a run of session lines beginning at ``start`` ends (exclusive)."""
     in_data = after_334 = False
+    bdat_left = 0  # bytes of BDAT content still to come (each line counted with its CRLF)
     end = k = start
     while k < len(lines):
         text = lines[k][1]
         stripped = text.strip()
+        if bdat_left > 0:
+            bdat_left -= len(text.encode("utf-8", "surrogateescape")) + 2
+            k += 1
+            end = k
+            continue
         if in_data:
             if _END.match(text):
                 break
@@ -103,6 +109,9 @@ def run_end(lines: Lines, start: int) -> int:
             continue
         if after_334 and len(stripped.split()) == 1 or _looks_command(stripped) or _answered(lines, k):
             after_334 = False
+            words = stripped.split()
+            if len(words) > 1 and words[0].upper() == "BDAT" and re.fullmatch(r"[0-9]{1,12}", words[1]):
+                bdat_left = int(words[1])
             k += 1
             end = k
             continue

@@ -309,3 +309,11 @@ def test_bdat_content_is_payload_by_its_size():
         ("BDAT 12 LAST", False), ("250 apples", True), ("BDAT ²", False),
     ]
     assert [r.code for r in transcript.replies] == [220, 250, 501]
+
+
+def test_bare_text_keeps_the_session_after_bdat_content_that_looks_like_prose():
+    text = "220 mx\nEHLO me\n250-mx\n250 CHUNKING\nBDAT 21 LAST\nSubject: x\n.dotted\n250 ok\nQUIT\n221 bye\n"
+    transcript = read(text)
+    assert [r.code for r in transcript.replies] == [220, 250, 250, 221]
+    assert [(c.line, c.data) for c in transcript.client_lines][2:] == [
+        ("Subject: x", True), (".dotted", True), ("QUIT", False)]
