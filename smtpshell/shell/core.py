@@ -80,6 +80,7 @@ class Shell:
         self.session_log = SessionLog(show_secrets=settings.show_secrets)  # what :save writes
         self.listeners.append(self.session_log)
         self.recorder = None  # the Recorder of --record / :record, while one runs
+        self._quit_answered = False
         self._record_option_used = False
         # Asks for a password or token unseen (the REPL sets it); scripts never prompt.
         self.ask_secret: Callable[[str], Awaitable[str | None]] | None = None
@@ -182,6 +183,8 @@ class Shell:
 
     def _on_received(self, ev: net.Received) -> None:
         reply, command = ev.event.reply, ev.event.command
+        if command is not None and command.verb == "QUIT":
+            self._quit_answered = True  # a QUIT typed or scripted: the shell must not send another
         if ev.latency is not None:
             self.last_latency = ev.latency
         self.last_reply = reply
@@ -271,6 +274,7 @@ class Shell:
         await self.close_quietly()
         self.target = target
         self.connection_failed = False
+        self._quit_answered = False
         if self.settings.record and not self._record_option_used:
             from smtpshell.shell import recording
 
@@ -326,7 +330,7 @@ class Shell:
     async def quit(self, *, wait: float = QUIT_WAIT) -> None:
         """Send QUIT (if connected), wait briefly for 221, close."""
         self.quitting = True
-        if self.connected and not self.in_data:
+        if self.connected and not self.in_data and not self._quit_answered:
             try:
                 out = self.conn.send_line("QUIT")
                 await self.conn.reply_to(out.command, timeout=min(wait, self.settings.timeout))  # never past --timeout

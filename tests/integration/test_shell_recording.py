@@ -169,3 +169,19 @@ async def test_save_keeps_bounded_message_content_and_says_what_it_left_out(make
     recorded = read((tmp_path / "all.jsonl").read_text(encoding="utf-8"))
     assert len([c for c in recorded.client_lines if c.data]) == 502  # --record keeps everything
     assert len(smtpd.handler.messages[0].content.splitlines()) == 502
+
+
+async def test_a_script_that_quits_itself_sends_one_quit(make_shell, tmp_path):
+    from tests.support.hostile import Expect, Hang, HostileServer, Send
+
+    # A server that answers QUIT but closes a moment later (Exim does): a second QUIT would reach it.
+    steps = [Send(b"220 slow ESMTP\r\n"), Expect(b"EHLO"), Send(b"250 slow\r\n"),
+             Expect(b"quit"), Send(b"221 bye\r\n"), Hang()]
+    async with HostileServer(steps) as server:
+        path = tmp_path / "quit.jsonl"
+        shell, out = make_shell(record=str(path), timeout=0.5)
+        assert await shell.connect(Target(host=server.host, port=server.port))
+        assert await run_script(shell, lines("EHLO me.example", "quit")) is ExitStatus.OK, out.text
+        assert server.received == [b"EHLO me.example\r\n", b"quit\r\n"]
+    transcript = read(path.read_text(encoding="utf-8"))
+    assert [c.line for c in transcript.client_lines] == ["EHLO me.example", "quit"]
