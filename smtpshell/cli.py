@@ -12,6 +12,7 @@ import socket
 import sys
 
 from smtpshell import __version__
+from smtpshell.net.address import parse_target
 from smtpshell.settings import EXIT_STATUS_HELP, ExitStatus, Settings
 
 SUBCOMMANDS = ("serve", "replay", "convert", "explain")
@@ -189,33 +190,6 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def parse_target(host: str, port: str | None = None) -> tuple[str, int | None]:
-    """HOST, HOST:PORT, [v6]:PORT, [v6] or a bare v6 literal; PORT may also be separate."""
-    found_port: str | None = None
-    if host.startswith("["):
-        end = host.find("]")
-        if end < 0:
-            raise ValueError(f"bad address {host!r}: missing ']'")
-        rest = host[end + 1:]
-        host, found_port = host[1:end], None
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"bad address: unexpected {rest!r} after ']'")
-            found_port = rest[1:]
-    elif host.count(":") == 1:
-        host, found_port = host.split(":")
-    if found_port is not None and port is not None:
-        raise ValueError("the port is given twice")
-    port = found_port if found_port is not None else port
-    if not host:
-        raise ValueError("no host given")
-    if port is None:
-        return host, None
-    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
-        raise ValueError(f"bad port {port!r}: a number from 1 to 65535")
-    return host, int(port)
-
-
 def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Settings:
     mx, mx_port = _route_args(args, parser)
     if args.demo and args.host:
@@ -281,13 +255,13 @@ def _explain_main(argv: list[str]) -> int:
 
 
 def _replay_main(argv: list[str]) -> int:
-    from smtpshell.transcript.cli import replay_main
+    from smtpshell.cli_transcripts import replay_main
 
     return replay_main(argv)
 
 
 def _convert_main(argv: list[str]) -> int:
-    from smtpshell.transcript.cli import convert_main
+    from smtpshell.cli_transcripts import convert_main
 
     return convert_main(argv)
 

@@ -28,7 +28,7 @@ from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
 from smtpshell.highlight.style import style_for
 from smtpshell.repl.history import RedactingFileHistory
 from smtpshell.settings import ExitStatus, Settings, history_path
-from smtpshell.shell import display
+from smtpshell.transcript import display
 from smtpshell.shell.complete import suggestions
 from smtpshell.shell.core import Shell
 from smtpshell.shell.launch import session_target

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from smtpshell.protocol import auth as sasl
 from smtpshell.settings import ExitStatus
-from smtpshell.shell import display
+from smtpshell.transcript import display
 
 if TYPE_CHECKING:
     from smtpshell.protocol.replies import Reply

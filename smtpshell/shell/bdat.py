@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from smtpshell.settings import ExitStatus
-from smtpshell.shell import display
+from smtpshell.transcript import display
 
 if TYPE_CHECKING:
     from smtpshell.shell.core import Shell

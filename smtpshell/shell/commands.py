@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from smtpshell.protocol import codes
 from smtpshell.settings import ExitStatus
-from smtpshell.shell import display
-from smtpshell.shell.display import Marks
+from smtpshell.transcript import display
+from smtpshell.transcript.display import Marks
 
 if TYPE_CHECKING:
     from smtpshell.shell.core import Shell
@@ -157,7 +157,7 @@ async def cmd_connect(shell: "Shell", arg: str) -> None:
 
     :connect HOST [PORT] [--tls]    HOST may be HOST:PORT or [v6addr]:PORT.
     """
-    from smtpshell.cli import parse_target
+    from smtpshell.net.address import parse_target
     from smtpshell.shell.core import Target
 
     words = arg.split()

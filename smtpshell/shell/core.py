@@ -17,8 +17,8 @@ from smtpshell.net.tls import TLSOptions
 from smtpshell.protocol.replies import Reply
 from smtpshell.protocol.session import Command, LocalProtocolError, Phase
 from smtpshell.settings import ExitStatus, Settings
-from smtpshell.shell import display
-from smtpshell.shell.display import Line, Marks, View
+from smtpshell.transcript import display
+from smtpshell.transcript.display import Line, Marks, View
 from smtpshell.shell.followup import followup_lines
 
 

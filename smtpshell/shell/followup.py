@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from smtpshell.highlight import tokens as tok
 from smtpshell.protocol.session import ReplyEvent
-from smtpshell.shell.display import Line, View, hint_line, visible
+from smtpshell.transcript.display import Line, View, hint_line, visible
 
 _VERDICTS = {2: "delivered", 4: "deferred (a temporary failure)", 5: "refused"}
 

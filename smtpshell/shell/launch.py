@@ -7,7 +7,7 @@ import contextlib
 from dataclasses import replace
 
 from smtpshell.settings import Settings
-from smtpshell.shell import display
+from smtpshell.transcript import display
 from smtpshell.shell.core import Output, Target
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from smtpshell.protocol.session import Phase
-from smtpshell.shell import display
+from smtpshell.transcript import display
 
 if TYPE_CHECKING:
     from smtpshell.shell.core import Shell
@@ -243,7 +243,7 @@ async def cmd_mx(shell: "Shell", arg: str) -> None:
     --list only shows them; the current connection stays open until there is
     an MX host to try. IPv4 addresses are tried before IPv6 (-4 / -6 keep one).
     """
-    from smtpshell.cli import parse_target
+    from smtpshell.net.address import parse_target
 
     words = arg.split()
     flags = {w for w in words if w.startswith("--")}

@@ -28,7 +28,7 @@ from smtpshell.highlight import tokens as tok
 from smtpshell.net import connection as net
 from smtpshell.protocol.pipelining import advertised_warning, must_be_last, order_warning
 from smtpshell.settings import ExitStatus
-from smtpshell.shell import display
+from smtpshell.transcript import display
 
 if TYPE_CHECKING:
     from smtpshell.protocol.replies import Reply

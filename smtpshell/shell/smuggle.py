@@ -31,7 +31,7 @@ from smtpshell.net import connection as net
 from smtpshell.protocol import smuggling
 from smtpshell.protocol.smuggling import Outcome, Variant, Verdict
 from smtpshell.settings import ExitStatus
-from smtpshell.shell import display
+from smtpshell.transcript import display
 
 if TYPE_CHECKING:
     from smtpshell.protocol.replies import Reply

@@ -30,7 +30,7 @@ from smtpshell.protocol.data import END_OF_DATA, CrlfEncoder, DataEncoder
 from smtpshell.protocol.replies import Reply
 from smtpshell.protocol.session import LocalProtocolError
 from smtpshell.settings import ExitStatus
-from smtpshell.shell import display
+from smtpshell.transcript import display
 
 if TYPE_CHECKING:
     from smtpshell.shell.core import Shell

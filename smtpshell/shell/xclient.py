@@ -6,7 +6,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 from smtpshell.protocol import xclient
-from smtpshell.shell import display
+from smtpshell.transcript import display
 
 if TYPE_CHECKING:
     from smtpshell.shell.core import Shell

@@ -5,7 +5,9 @@
   format and the ``Recorder``.
 - ``readers`` (with ``notations``, ``assemble``): ``read(text)`` for every notation.
 - ``writers`` (with ``render``, ``redact``): ``write(transcript, fmt)``.
-- ``replay``: offline replay; ``cli``: ``convert_main`` and ``replay_main``.
+- ``display``: session events as styled lines with hints (the live shell uses it too).
+- ``replay``: offline replay. Live replay needs a connection and SASL, so it lives in
+  ``smtpshell.shell.live_replay``; the ``convert``/``replay`` commands in ``smtpshell.cli_transcripts``.
 
 Nothing is imported here, so that each entry point pays only for what it uses.
 """

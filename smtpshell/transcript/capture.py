@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import Callable
 
 from smtpshell.net import connection as net
-from smtpshell.shell import display
+from smtpshell.transcript import display
 from smtpshell.transcript.events import ClientLine, Event, Note, ServerReply, decode_line
 
 

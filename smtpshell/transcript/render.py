@@ -1,7 +1,7 @@
 """Transcript events as the shell shows them: styled lines, with hints.
 
 :class:`Renderer` turns events, in order, into the ``(token, text)`` lines of
-:mod:`smtpshell.shell.display` -- the same functions the live shell uses, so a
+:mod:`smtpshell.transcript.display` -- the same functions the live shell uses, so a
 replay (and an HTML page, an asciicast) shows the same colours and hints: the
 decoded 334 challenges, what a status code means, what an EHLO keyword means.
 It pairs replies with commands in order (pipelining), as the session does,
@@ -17,8 +17,8 @@ from collections import deque
 
 from smtpshell.protocol.replies import NO_CODE, Reply, ReplyParser, parse_line, split_enhanced
 from smtpshell.protocol.session import Command
-from smtpshell.shell import display
-from smtpshell.shell.display import Line, View
+from smtpshell.transcript import display
+from smtpshell.transcript.display import Line, View
 from smtpshell.transcript.events import ClientLine, Event, Note, ServerReply, to_bytes
 
 # Pauses (seconds) for events that carry no time of their own.

@@ -21,7 +21,7 @@ from typing import Callable, TextIO
 from smtpshell.highlight import tokens as tok
 from smtpshell.highlight.ansi import AnsiRenderer
 from smtpshell.highlight.style import style_for
-from smtpshell.shell.display import View
+from smtpshell.transcript.display import View
 from smtpshell.transcript.events import ClientLine, ServerReply, Transcript
 from smtpshell.transcript.render import Renderer, timeline
 

@@ -148,7 +148,7 @@ def _title(transcript: Transcript) -> str:
 
 def write_html(transcript: Transcript, *, style=None, view=None) -> str:
     from smtpshell.highlight.style import style_for
-    from smtpshell.shell.display import View
+    from smtpshell.transcript.display import View
     from smtpshell.transcript.render import render_all
 
     style_cls = style_for(style) if isinstance(style, (str, type(None))) else style
@@ -205,7 +205,7 @@ def _epoch(started: str | None) -> int | None:
 def write_asciicast(transcript: Transcript, *, style=None, view=None, width: int | None = None) -> str:
     from smtpshell.highlight.ansi import AnsiRenderer
     from smtpshell.highlight.style import style_for
-    from smtpshell.shell.display import View
+    from smtpshell.transcript.display import View
     from smtpshell.transcript.render import render_all, timeline
 
     renderer = AnsiRenderer(style_for(style), color=True)

@@ -21,7 +21,7 @@ import pytest
 from smtpshell.net import connection as net
 from smtpshell.protocol.replies import MAX_LINE
 from smtpshell.settings import ExitStatus
-from smtpshell.shell import display
+from smtpshell.transcript import display
 from smtpshell.shell.core import Target
 from smtpshell.shell.script import run_script
 from smtpshell.transcript.events import ClientLine, Note

@@ -15,10 +15,10 @@ from smtpshell.net.connection import Connection
 from smtpshell.server.practice import PracticeServer
 from smtpshell.shell.core import Target
 from smtpshell.shell.script import run_script
-from smtpshell.transcript.cli import replay_main
+from smtpshell.cli_transcripts import replay_main
 from smtpshell.transcript.jsonl import Recorder
-from smtpshell.transcript.live import LiveReplay, Options, Outcome, StepKind, plan
-from smtpshell.transcript.live import Target as LiveTarget
+from smtpshell.shell.live_replay import LiveReplay, Options, Outcome, StepKind, plan
+from smtpshell.shell.live_replay import Target as LiveTarget
 from smtpshell.transcript.readers import read
 from tests.support.script import b64, lines
 from tests.support.servers import ScriptedServer

@@ -2,7 +2,7 @@
 
 import pytest
 
-from smtpshell.cli import parse_target
+from smtpshell.net.address import parse_target
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from smtpshell.highlight import tokens as tok
 from smtpshell.protocol import codes
 from smtpshell.protocol.replies import ReplyParser
 from smtpshell.protocol.session import Command, Session
-from smtpshell.shell import display
-from smtpshell.shell.display import Marks, View
+from smtpshell.transcript import display
+from smtpshell.transcript.display import Marks, View
 
 T = "TEXT"  # a stand-in token for visible()
 

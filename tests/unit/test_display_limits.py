@@ -2,8 +2,8 @@
 a note of what was left out, the last line; long lines clipped with a note. Pure functions."""
 
 from smtpshell.protocol.replies import ReplyParser
-from smtpshell.shell import display
-from smtpshell.shell.display import View
+from smtpshell.transcript import display
+from smtpshell.transcript.display import View
 
 
 def reply(data: bytes, **kw):

@@ -6,7 +6,7 @@ import pytest
 from smtpshell.protocol.extensions import Capabilities
 from smtpshell.protocol.pipelining import advertised_warning, must_be_last, order_warning
 from smtpshell.protocol.session import Session
-from smtpshell.shell import display
+from smtpshell.transcript import display
 
 
 @pytest.mark.parametrize("line, last", [

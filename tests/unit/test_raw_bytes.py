@@ -5,7 +5,7 @@ import pytest
 
 from smtpshell.protocol.replies import BAD_UTF8, BARE_LF, CONTROL, ReplyParser
 from smtpshell.shell.commands import raw_bytes
-from smtpshell.shell.display import problem_detail
+from smtpshell.transcript.display import problem_detail
 
 
 @pytest.mark.parametrize("arg, data", [

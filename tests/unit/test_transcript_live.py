@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from smtpshell.transcript.cli import replay_main
+from smtpshell.cli_transcripts import replay_main
 from smtpshell.transcript.events import ClientLine, Header, Note, ServerReply, Transcript
-from smtpshell.transcript.live import (
+from smtpshell.shell.live_replay import (
     Outcome,
     Report,
     StepKind,

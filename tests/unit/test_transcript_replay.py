@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from smtpshell.shell.display import Marks, View
-from smtpshell.transcript.cli import convert_main, replay_main
+from smtpshell.transcript.display import Marks, View
+from smtpshell.cli_transcripts import convert_main, replay_main
 from smtpshell.transcript.events import ClientLine, Header, Note, ServerReply, Transcript
 from smtpshell.transcript.readers import read
 from smtpshell.transcript.render import Renderer, timeline, to_reply

@@ -283,7 +283,7 @@ def replay_main(argv: list[str], *, stdin=None, stdout: TextIO | None = None,
     env = os.environ if env is None else env
 
     def body() -> int:
-        from smtpshell.shell.display import Marks, View
+        from smtpshell.transcript.display import Marks, View
         from smtpshell.transcript.replay import replay_offline
 
         args = _replay_parser().parse_args(argv)
@@ -366,10 +366,10 @@ def _live_main(args, *, stdin, stdout: TextIO, env, ask_secret) -> int:
     import asyncio
     import json
 
-    from smtpshell.cli import parse_target
+    from smtpshell.net.address import parse_target
     from smtpshell.net.tls import TLSOptions
     from smtpshell.protocol.auth import Secret
-    from smtpshell.transcript import live
+    from smtpshell.shell import live_replay as live
 
     for name, flag in _OFFLINE_ONLY.items():
         if getattr(args, name):
@@ -422,7 +422,7 @@ def _live_main(args, *, stdin, stdout: TextIO, env, ask_secret) -> int:
             pass
         return report.exit_status
 
-    from smtpshell.shell import display
+    from smtpshell.transcript import display
     from smtpshell.shell.output import StreamOutput
 
     color = args.color == "always" or (args.color == "auto" and _is_tty(stdout) and not env.get("NO_COLOR"))

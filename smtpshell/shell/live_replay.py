@@ -76,8 +76,8 @@ from smtpshell.highlight import tokens as tok
 from smtpshell.protocol.extensions import parse_ehlo
 from smtpshell.protocol.replies import split_enhanced
 from smtpshell.settings import ExitStatus
-from smtpshell.shell import display
-from smtpshell.shell.display import Line
+from smtpshell.transcript import display
+from smtpshell.transcript.display import Line
 from smtpshell.transcript.events import ClientLine, Note, ServerReply, Transcript
 
 if TYPE_CHECKING:
