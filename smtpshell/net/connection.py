@@ -138,6 +138,7 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.can_write.set()
         self.conn._lost(exc)
+        self.conn._gone.set()
 
     def pause_writing(self) -> None:
         self.can_write.clear()
@@ -168,6 +169,7 @@ class Connection:
         self.tls_info: tlsmod.TLSInfo | None = None
         self._transport: asyncio.Transport | None = None
         self._protocol: _Protocol | None = None
+        self._gone = asyncio.Event()  # the socket is really closed (after TLS's close_notify)
         self._loop = asyncio.get_running_loop()
         self._t0 = self._loop.time()
         self._waiters: dict[Command, asyncio.Future[Reply]] = {}
@@ -462,6 +464,16 @@ class Connection:
         """Send a line and wait for its reply."""
         out = self.send_line(line)
         return await self.reply_to(out.command)
+
+    async def wait_closed(self, timeout: float | None = None) -> None:
+        """Wait until the socket is really gone (``close()`` only starts closing: TLS takes a
+        round trip), at most ``timeout`` seconds. Returns at once if it never opened."""
+        if self._transport is None:
+            return
+        try:
+            await asyncio.wait_for(self._gone.wait(), timeout)
+        except TimeoutError:
+            pass
 
     async def close(self) -> None:
         """Close without QUIT (the shell sends QUIT itself when it should)."""

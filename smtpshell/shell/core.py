@@ -45,6 +45,7 @@ class Target:
 
 
 QUIT_WAIT = 2.0  # seconds to wait for 221 when leaving
+CLOSE_WAIT = 1.0  # seconds to wait for the socket to be really gone (TLS close_notify)
 
 
 class Shell:
@@ -324,8 +325,10 @@ class Shell:
 
     async def close_quietly(self) -> None:
         if self.conn is not None:
-            await self.conn.close()
+            conn = self.conn
+            await conn.close()
             self.conn = None
+            await conn.wait_closed(CLOSE_WAIT)
 
     async def quit(self, *, wait: float = QUIT_WAIT) -> None:
         """Send QUIT (if connected), wait briefly for 221, close."""

@@ -65,8 +65,6 @@ results: pure functions returning the shell's styled lines or a JSON object.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import enum
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -462,7 +460,6 @@ class LiveReplay:
         self._last_error: str | None = None
         self._closed_reason: str | None = None
         self._quit_done = False
-        self._gone: asyncio.Future[None] | None = None  # done when the socket is really closed
 
     # ----- the connection's events --------------------------------------------------------
 
@@ -521,29 +518,7 @@ class LiveReplay:
             except (net.ReplyTimeout, net.ConnectionClosed, net.NotConnected):
                 pass
         await conn.close()
-        if self._gone is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._gone), QUIT_WAIT)
-
-    def _watch_gone(self, conn: Connection) -> None:
-        """Note when the socket is really gone: ``Connection.close()`` only starts closing (TLS's
-        close_notify takes a round trip) and offers no wait for the end, so an event loop that
-        ends right after the replay would leave the socket open. A stopgap on the connection's
-        protocol object until the net layer has a public ``wait_closed()``."""
-        self._gone = asyncio.get_running_loop().create_future()
-        protocol = getattr(conn, "_protocol", None)
-        lost = getattr(protocol, "connection_lost", None)
-        if lost is None:
-            self._gone.set_result(None)
-            return
-        gone = self._gone
-
-        def connection_lost(exc: Exception | None) -> None:
-            lost(exc)
-            if not gone.done():
-                gone.set_result(None)
-
-        protocol.connection_lost = connection_lost
+        await conn.wait_closed(QUIT_WAIT)
 
     # ----- sending and waiting ----------------------------------------------------------------
 
@@ -610,7 +585,6 @@ class LiveReplay:
         except net.ConnectError as exc:
             raise _Stop(str(exc)) from None
         self.conn = conn
-        self._watch_gone(conn)
         if conn.tls_info is not None:
             notes.append(_tls_note(conn.tls_info, implicit=True))
         reply = await self._wait(step, conn.session.greeting, notes=tuple(notes))
