@@ -33,9 +33,19 @@ from smtpshell.transcript.events import ClientLine, Event, Note, ServerReply, de
 
 def client_from_wire(t: float | None, wire: bytes, *, data: bool = False) -> ClientLine:
     """One client line from its exact bytes (``raw`` kept only when needed)."""
-    body = wire[:-2] if wire.endswith(b"\r\n") else wire
-    if data and body.startswith(b"."):
+    crlf = wire.endswith(b"\r\n")
+    body = wire[:-2] if crlf else wire
+    stuffed = data and body.startswith(b".")
+    if stuffed:
         body = body[1:]
+    # The common case (valid UTF-8 + CRLF, stuffed as ClientLine.wire would stuff it): no need to
+    # build the wire form again to compare.
+    if crlf and b"\r" not in body and b"\n" not in body and (body.startswith(b".") if stuffed else not (
+            data and body.startswith(b"."))):
+        try:
+            return ClientLine(t=t, line=body.decode("utf-8"), data=data)
+        except UnicodeDecodeError:
+            pass
     event = ClientLine(t=t, line=decode_line(body), data=data)
     return event if event.wire == wire else replace(event, raw=wire)
 

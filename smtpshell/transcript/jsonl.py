@@ -23,6 +23,7 @@ import base64
 import binascii
 import datetime as _dt
 import json
+from json.encoder import encode_basestring as _encode_string  # what json.dumps(ensure_ascii=False) uses
 import math
 import os
 from typing import Callable, Iterable
@@ -68,8 +69,30 @@ def encode_header(header: Header) -> str:
     })
 
 
+def _fast_content_line(event: ClientLine) -> str | None:
+    """A plain message-content line, formatted directly (the same bytes ``json.dumps`` gives):
+    a 100 MB message is 1.5 million of them. None when the general path is needed."""
+    if event.raw is not None or event.secret or not event.data:
+        return None
+    t = event.t
+    if t is None:
+        stamp = "null"
+    elif isinstance(t, float) and math.isfinite(t):
+        stamp = float.__repr__(t)
+    else:
+        return None
+    text = f'{{"t": {stamp}, "dir": "client", "line": {_encode_string(event.line)}, "data": true}}'
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: the general path escapes it
+        return None
+    return text
+
+
 def encode_event(event: Event) -> str:
     """One event as one JSON line (without the newline)."""
+    if isinstance(event, ClientLine) and (fast := _fast_content_line(event)) is not None:
+        return fast
     t = None if event.t is None else float(event.t)
     if isinstance(event, ClientLine):
         obj: dict = {"t": t, "dir": "client", "line": event.line}

@@ -4,15 +4,18 @@ byte-exact round trips, secrets masked, a cut-short last line tolerated, write e
 import base64
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smtpshell.net import connection as net
 from smtpshell.protocol.session import ReplyEvent, ServerClosed, Session
-from smtpshell.transcript.capture import Capture
-from smtpshell.transcript.events import ClientLine, Header, Note, ServerReply, TranscriptError
-from smtpshell.transcript.jsonl import Recorder, RecordingError, read_jsonl, write_jsonl
+from smtpshell.transcript.capture import Capture, client_from_wire
+from smtpshell.transcript.events import ClientLine, Header, Note, ServerReply, TranscriptError, decode_line
+from smtpshell.transcript.jsonl import Recorder, RecordingError, _dumps, encode_event, read_jsonl, write_jsonl
 from smtpshell.transcript.readers import read
 from smtpshell.transcript.writers import write
 
@@ -260,3 +263,28 @@ def test_save_the_session_so_far_from_a_kept_capture(tmp_path):
     assert [r.code for r in transcript.replies] == [220, 250, 334, 235, 250, 354, 250, 221]
     with pytest.raises(RecordingError, match="cannot save to"):
         save_jsonl(tmp_path / "no" / "such.jsonl", capture.events)
+
+
+# The fast paths for message content (a 100 MB message is 1.5 million lines) must give exactly
+# what the general paths give.
+
+
+def _client_from_wire_general(t, wire, data):
+    body = wire[:-2] if wire.endswith(b"\r\n") else wire
+    if data and body.startswith(b"."):
+        body = body[1:]
+    event = ClientLine(t=t, line=decode_line(body), data=data)
+    return event if event.wire == wire else replace(event, raw=wire)
+
+
+@given(st.sampled_from([b"", b".", b"..", b"\r", b"\n", b"a", b"\xc3\xa9", b"\xff"]),
+        st.binary(max_size=6), st.booleans(), st.booleans())
+def test_content_lines_from_the_wire_as_the_general_path_reads_them(head, rest, data, crlf):
+    wire = head + rest + (b"\r\n" if crlf else b"")
+    assert client_from_wire(1.5, wire, data=data) == _client_from_wire_general(1.5, wire, data)
+
+
+@given(st.one_of(st.none(), st.floats(0, 1e6)), st.text())
+def test_content_lines_encode_as_json_dumps_would(t, line):
+    event = ClientLine(t=t, line=line, data=True)
+    assert encode_event(event) == _dumps({"t": t, "dir": "client", "line": line, "data": True})
