@@ -61,6 +61,8 @@ def visible(text: str, token) -> Line:
     C1 controls as ``\\u0085``. Nothing in the result can move the cursor or
     change the terminal.
     """
+    if text.isascii() and text.isprintable():  # the common case: nothing to draw
+        return [(token, text)] if text else []
     out: Line = []
     plain_start = 0
     for i, ch in enumerate(text):
