@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("port", nargs="?", help=argparse.SUPPRESS)
     p.add_argument("--version", action="version", version=f"smtpshell {__version__}")
     p.add_argument("--demo", action="store_true", help="start the practice server on 127.0.0.1 and connect to it")
+    p.add_argument("--demo-mode", action="append", default=[], metavar="MODE[,MODE...]",
+                   help="with --demo: make the practice server misbehave, as `smtpshell serve --mode`")
 
     connection = p.add_argument_group("connection")
     add_connection_options(connection)
@@ -196,6 +198,16 @@ def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser
         parser.error("--demo connects to its own practice server: give no HOST")
     if not args.demo and not args.host and not (mx or args.socket):
         parser.error("give a HOST to connect to (or --demo for the practice server)")
+    demo_modes: tuple[str, ...] = ()
+    if args.demo_mode:
+        from smtpshell.server.modes import parse_modes
+
+        if not args.demo:
+            parser.error("--demo-mode goes with --demo")
+        try:
+            demo_modes = tuple(sorted(parse_modes(args.demo_mode)))
+        except ValueError as exc:
+            parser.error(f"--demo-mode: {exc}")
     host, port = None, None
     if args.host:
         try:
@@ -229,6 +241,7 @@ def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser
         sni=args.sni, tls_min=args.tls_min, color=args.color, style=args.style,
         marks=args.marks, timestamps=args.timestamps, hints=args.hints,
         commands=tuple(args.commands) + _send_commands(args, parser), script_file=args.script_file, demo=args.demo,
+        demo_modes=demo_modes,
         history=args.history, record=args.record, show_secrets=args.show_secrets,
         user=args.user, auth_mechanism=args.auth,
         password_file=args.password_file, pipeline=args.pipeline,

@@ -65,6 +65,7 @@ class Settings:
     script_file: str | None = None  # -f
     pipeline: bool = False  # --pipeline: script lines grouped into PIPELINING writes (shell/pipeline.py)
     demo: bool = False
+    demo_modes: tuple[str, ...] = ()  # --demo-mode: the practice server's modes (server/modes.py)
     history: bool = True
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 

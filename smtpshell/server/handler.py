@@ -10,6 +10,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from smtpshell.server.modes import ModeRules
 from smtpshell.server.store import NULL_PATH, MaildirStore, Trace, angle, new_queue_id, trace_headers
 from smtpshell.server.users import AUTH_MECHANISMS
 
@@ -48,10 +49,12 @@ def ordered_auth(line: str) -> str:
 
 
 class PracticeHandler:
-    """Accepts every sender and recipient and keeps each message in a Maildir."""
+    """Accepts every sender and recipient and keeps each message in a Maildir, unless the
+    modes (greylist, relay, strict-lf) say otherwise."""
 
-    def __init__(self, *, store: MaildirStore) -> None:
+    def __init__(self, *, store: MaildirStore, rules: ModeRules | None = None) -> None:
         self._store = store
+        self._rules = rules
 
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
@@ -75,14 +78,29 @@ class PracticeHandler:
         """Accept any recipient: the practice server keeps all mail in one Maildir."""
         if address == NULL_PATH:
             return S501_NULL_RECIPIENT
+        if self._rules is not None:
+            peer = session.peer
+            refusal = self._rules.check_recipient(
+                peer_ip=str(peer[0]) if isinstance(peer, tuple) else "unknown",
+                mail_from=envelope.mail_from or NULL_PATH,
+                address=address,
+                shown=shown(address),
+                authenticated=bool(session.authenticated),
+            )
+            if refusal is not None:
+                log.info("%s: RCPT %s refused: %s", peer_name(peer), shown(address), refusal)
+                return refusal
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return S250_RECIPIENT_OK.format(address=shown(address))
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Keep the message, as received after dot-unstuffing, under the envelope headers."""
-        trace = _trace(server, session, envelope)
         assert envelope.original_content is not None
+        refusal = self._rules and self._rules.check_content(envelope.original_content)
+        if refusal:
+            return refusal
+        trace = _trace(server, session, envelope)
         message = trace_headers(trace) + envelope.original_content
         try:
             path = await asyncio.to_thread(self._store.deliver, message)

@@ -7,6 +7,7 @@ import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 
+from smtpshell.server.modes import Modes
 from smtpshell.server.users import AUTH_MECHANISMS, DemoUser
 
 # Where a client on this computer connects when the server listens on every address.
@@ -24,6 +25,7 @@ def format_intro(
     valid_days: int,
     auth_require_tls: bool,
     mechanisms: Sequence[str] = AUTH_MECHANISMS,
+    modes: Modes = Modes(),
 ) -> str:
     """The plain-text introduction printed by ``smtpshell serve`` and shown by ``--demo``."""
     listen = host_port(host, port)
@@ -31,6 +33,12 @@ def format_intro(
     auth_rule = "AUTH only after STARTTLS" if auth_require_tls else "AUTH allowed without TLS"
     user_lines = _user_lines(users)
     connect = _CONNECT_FOR_WILDCARD.get(host, host)
+    accepted = (
+        f"mail for @{modes.domain} accepted; other domains after AUTH only"
+        if "relay" in modes
+        else "mail to any address is accepted"
+    )
+    mode_lines = modes.intro_lines()
 
     lines = [
         "smtpshell practice server: a real SMTP server to try things on.",
@@ -38,12 +46,13 @@ def format_intro(
         f"  Listening on  {listen}  (reachable from {reach})",
         f"                STARTTLS offered; {auth_rule}",
         f"                AUTH {' '.join(mechanisms)}",
-        "                mail to any address is accepted",
+        f"                {accepted}",
         f"  Demo users    {user_lines[0]}",
         *(f"                {line}" for line in user_lines[1:]),
         f"  Mail kept in  {maildir}  (one file per message in new/)",
         f"  Certificate   {cafile}",
         f"                self-signed for {', '.join(cert_names)}; valid {valid_days} days",
+        *(f"  {'Modes' if index == 0 else '':<12}  {line}" for index, line in enumerate(mode_lines)),
         "",
         "Connect from another terminal:",
         f"  smtpshell {connect} {port} --cafile {cafile}",

@@ -17,6 +17,7 @@ import signal
 import ssl
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -24,13 +25,14 @@ from typing import TYPE_CHECKING
 
 from smtpshell.server.certs import VALID_DAYS, certificate_names, make_self_signed
 from smtpshell.server.intro import format_intro, host_port
+from smtpshell.server.modes import MODE_NAMES, ModeRules, Modes, parse_modes
 from smtpshell.server.store import MaildirStore
 from smtpshell.server.users import AUTH_MECHANISMS, DEMO_USERS, DemoUser, UserBook
 
 if TYPE_CHECKING:
     from smtpshell.server.smtp import PracticeSMTP
 
-__all__ = ["DEMO_USERS", "DemoUser", "PracticeServer", "serve_main"]
+__all__ = ["DEMO_USERS", "DemoUser", "Modes", "PracticeServer", "serve_main"]
 
 SIZE_LIMIT = 10_240_000
 """Advertised as ``SIZE 10240000``: the largest message the server accepts, in bytes."""
@@ -58,14 +60,20 @@ class PracticeServer:
         hostname: str = DEFAULT_HOSTNAME,
         users: Iterable[DemoUser] = DEMO_USERS,
         auth_require_tls: bool = False,
+        modes: Modes = Modes(),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """*modes*: how to misbehave for class; *clock* times the greylist (tests pass their own)."""
         _check_hostname(hostname)
         self.host = host
         self.port = port
         """The port asked for; after :meth:`start`, the port really bound."""
         self.hostname = hostname
         self.users = tuple(users)
-        self.auth_require_tls = auth_require_tls
+        self.modes = modes
+        self.rules = ModeRules(modes=modes, hostname=hostname, clock=clock)
+        """What the modes remember (the greylist), shared by every connection."""
+        self.auth_require_tls = auth_require_tls or self.rules.auth_require_tls
         self._given_maildir = Path(maildir).expanduser().absolute() if maildir is not None else None
         self._maildir = self._given_maildir
         self._cafile: Path | None = None
@@ -109,7 +117,7 @@ class PracticeServer:
             await asyncio.to_thread(store.open)
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.load_cert_chain(certs.certfile, certs.keyfile)
-            handler = PracticeHandler(store=store)
+            handler = PracticeHandler(store=store, rules=self.rules)
             book = await asyncio.to_thread(UserBook, self.users)  # PBKDF2 for SCRAM: not in the loop
 
             def protocol() -> PracticeSMTP:
@@ -117,10 +125,11 @@ class PracticeServer:
                     handler,
                     users=book,
                     connections=self._connections,
+                    rules=self.rules,
                     hostname=self.hostname,
                     ident=GREETING,
                     tls_context=tls,
-                    data_size_limit=SIZE_LIMIT,
+                    data_size_limit=self.modes.data_size_limit(SIZE_LIMIT),
                     enable_SMTPUTF8=True,
                     decode_data=False,
                     auth_require_tls=self.auth_require_tls,
@@ -186,6 +195,7 @@ class PracticeServer:
             valid_days=VALID_DAYS,
             auth_require_tls=self.auth_require_tls,
             mechanisms=AUTH_MECHANISMS,
+            modes=self.modes,
         )
 
 
@@ -196,7 +206,23 @@ def serve_main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already printed
         return exit_.code if isinstance(exit_.code, int) else 0
-    server = PracticeServer(host=args.host, port=args.port, maildir=args.maildir, hostname=args.hostname)
+    try:
+        modes = Modes(
+            names=parse_modes(args.mode),
+            greylist_delay=args.greylist_delay,
+            domain=args.domain,
+            tarpit_delay=args.tarpit_delay,
+            size_limit=args.size_limit,
+            flaky_rate=args.flaky_rate,
+            seed=args.seed,
+        )
+    except ValueError as error:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: --mode: {error}", file=sys.stderr)
+        return 2
+    server = PracticeServer(
+        host=args.host, port=args.port, maildir=args.maildir, hostname=args.hostname, modes=modes
+    )
     try:
         return asyncio.run(_serve(server))
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
@@ -269,7 +295,91 @@ def _serve_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="name in the greeting and the certificate (default: %(default)s)",
     )
+    _add_mode_options(parser)
     return parser
+
+
+def _add_mode_options(parser: argparse.ArgumentParser) -> None:
+    defaults = Modes()
+    group = parser.add_argument_group(
+        "misbehaving for class",
+        "--mode makes the server behave as real servers do when something is in the way; "
+        "modes combine (repeat --mode, or list them with commas).",
+    )
+    group.add_argument(
+        "--mode",
+        action="append",
+        default=[],
+        metavar="MODE[,MODE...]",
+        help=f"one of: {', '.join(MODE_NAMES)}",
+    )
+    group.add_argument(
+        "--greylist-delay",
+        type=_non_negative,
+        default=defaults.greylist_delay,
+        metavar="SECONDS",
+        help="greylist: how long before a retry is accepted (default: %(default)g)",
+    )
+    group.add_argument(
+        "--domain",
+        type=_hostname,
+        default=defaults.domain,
+        help="relay: the domain mail is accepted for without AUTH (default: %(default)s)",
+    )
+    group.add_argument(
+        "--tarpit-delay",
+        type=_non_negative,
+        default=defaults.tarpit_delay,
+        metavar="SECONDS",
+        help="tarpit: the delay before each reply (default: %(default)g)",
+    )
+    group.add_argument(
+        "--size-limit",
+        type=_positive_int,
+        default=defaults.size_limit,
+        metavar="BYTES",
+        help="size: the SIZE advertised and enforced (default: %(default)s)",
+    )
+    group.add_argument(
+        "--flaky-rate",
+        type=_rate,
+        default=defaults.flaky_rate,
+        metavar="P",
+        help="flaky: the chance, 0 to 1, that a command gets 421 (default: %(default)g)",
+    )
+    group.add_argument(
+        "--seed", type=int, default=None, help="flaky: seed the random numbers, for the same failures each run"
+    )
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of seconds (0 or more): {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a number of bytes (1 or more): {text!r}")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"not a probability (0 to 1): {text!r}")
+    return value
 
 
 def _port(text: str) -> int:

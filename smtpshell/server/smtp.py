@@ -23,9 +23,11 @@ import asyncio
 import base64
 import binascii
 import collections
+import functools
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, AnyStr
 
 from aiosmtpd.smtp import (
@@ -42,6 +44,7 @@ from aiosmtpd.smtp import (
 from smtpshell.server import bearer
 from smtpshell.server.codes import with_enhanced_code
 from smtpshell.server.handler import peer_name
+from smtpshell.server.modes import ModeRules, Modes
 from smtpshell.server.scram import ScramError, ScramServer
 from smtpshell.server.store import NULL_PATH
 from smtpshell.server.users import DemoUser, UserBook
@@ -75,10 +78,17 @@ class PracticeSMTP(SMTP):
     """One client connection to the practice server (aiosmtpd makes one protocol per connection)."""
 
     def __init__(
-        self, handler: Any, *, users: UserBook, connections: set[PracticeSMTP], **kwargs: Any
+        self,
+        handler: Any,
+        *,
+        users: UserBook,
+        connections: set[PracticeSMTP],
+        rules: ModeRules | None = None,
+        **kwargs: Any,
     ) -> None:
         self._users = users
         self._connections = connections
+        self._rules = rules or ModeRules(modes=Modes(), hostname=kwargs.get("hostname") or "")
         self._greeted = False  # the first reply is the greeting: it keeps its own words
         self._replies_as_is = False  # HELO/EHLO replies carry no enhanced code (RFC 2034)
         self._socket: asyncio.BaseTransport | None = None  # the TCP transport, under any TLS
@@ -86,6 +96,8 @@ class PracticeSMTP(SMTP):
         super().__init__(handler, authenticator=self._check_password, **kwargs)
         # aiosmtpd keeps these limits on the class and grows MAIL's on every EHLO.
         self.command_size_limits = collections.defaultdict(lambda: self.command_size_limit)
+        if self._rules.modes:  # every command passes the modes' gate (flaky, tls-required)
+            self._smtp_methods = {name: self._gated(name, method) for name, method in self._smtp_methods.items()}
         self.closed: asyncio.Future[None] = self.loop.create_future()  # done once it is gone
 
     # --- connection bookkeeping, so the server can close what is still open ---
@@ -141,11 +153,34 @@ class PracticeSMTP(SMTP):
         return S500_INTERNAL.format(reason=f"{type(error).__name__}: {error}")
 
     async def push(self, status: AnyStr) -> None:
-        """Send one reply line, adding an enhanced status code where aiosmtpd wrote none."""
-        if isinstance(status, str) and self._greeted and not self._replies_as_is:
-            status = with_enhanced_code(status)
+        """Send one reply line, adding an enhanced status code where aiosmtpd wrote none;
+        late under ``tarpit``; then hang up if the reply says so (421, ``strict-lf``)."""
+        if isinstance(status, str):
+            status = self._rules.reword(status)
+            if self._greeted and not self._replies_as_is:
+                status = with_enhanced_code(status)
         self._greeted = True
+        if self._rules.reply_delay:
+            await asyncio.sleep(self._rules.reply_delay)
         await super().push(status)
+        if isinstance(status, str) and self._rules.closes_after(status) and self.transport is not None:
+            log.info("%s: hung up after %s", peer_name(self.session and self.session.peer), status)
+            self.transport.close()
+
+    def _gated(
+        self, command: str, method: Callable[[str | None], Awaitable[None]]
+    ) -> Callable[[str | None], Awaitable[None]]:
+        """*method*, unless the modes answer *command* in its place."""
+
+        @functools.wraps(method)
+        async def gated(arg: str | None) -> None:
+            refusal = self._rules.before_command(command, tls=self._tls_protocol is not None)
+            if refusal is None:
+                await method(arg)
+            else:
+                await self.push(refusal)
+
+        return gated
 
     @syntax("HELO hostname")
     async def smtp_HELO(self, hostname: str) -> None:

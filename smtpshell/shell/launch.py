@@ -26,9 +26,9 @@ async def session_target(settings: Settings, output: Output):
     if not settings.demo:
         yield settings, target_for(settings)
         return
-    from smtpshell.server.practice import PracticeServer
+    from smtpshell.server.practice import Modes, PracticeServer
 
-    server = PracticeServer()
+    server = PracticeServer(modes=Modes(names=frozenset(settings.demo_modes)))
     await server.start()
     try:
         output.emit([display.note_line(line) for line in server.intro().splitlines()])
