@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,8 +31,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from common import free_port, machine, update_section, wait_listening  # bench/common.py (run as python bench/bench_large_message.py)
+
 SINK = "/usr/sbin/smtp-sink"
-HERE = Path(__file__).resolve().parent
 LINE = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n"
 SENDER, RECIPIENT = "sender@example.test", "rcpt@example.test"
 
@@ -87,10 +86,7 @@ def make_message(path: Path, size: int, *, lf: bool = False) -> int:
     return path.stat().st_size
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+
 
 
 def start_sink() -> tuple[subprocess.Popen, int]:
@@ -99,15 +95,8 @@ def start_sink() -> tuple[subprocess.Popen, int]:
     port = free_port()
     user = ["-u", "nobody"] if os.geteuid() == 0 else []
     proc = subprocess.Popen([SINK, *user, f"127.0.0.1:{port}", "64"])
-    deadline = time.monotonic() + 10
-    while True:  # wait until it accepts connections
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"smtp-sink did not start on 127.0.0.1:{port}")
-            time.sleep(0.02)
+    wait_listening(proc, port, "smtp-sink", 10)
+    return proc, port
 
 
 def clients(port: int) -> dict[str, callable]:
@@ -142,10 +131,6 @@ def run_once(argv: list[str]) -> Run:
         sys.exit(f"{argv[0]} failed (exit {proc.returncode}):\n{output.decode(errors='replace')[-2000:]}")
     return Run(seconds=seconds, maxrss_kb=usage.ru_maxrss)
 
-
-def machine() -> str:
-    uname = subprocess.run(["uname", "-a"], capture_output=True, text=True).stdout.strip()
-    return f"`{uname}`; {os.cpu_count()} CPUs (nproc); Python {platform.python_version()}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,31 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-NOTES_MARK = "<!-- notes: kept when the table is rewritten -->"
-
-
 def write_results(table: str, args, load: tuple[float, float]) -> None:
-    """Rewrite bench/RESULTS.md's table; the notes after NOTES_MARK are kept."""
-    today = datetime.date.today().isoformat()
-    path = HERE / "RESULTS.md"
-    notes = ""
-    if path.exists() and NOTES_MARK in path.read_text():
-        notes = path.read_text().split(NOTES_MARK, 1)[1]
-    text = f"""# Benchmark results
-
-## Large message (`bench/bench_large_message.py`)
-
-Measured {today} on {machine()}; sink: Postfix's `smtp-sink` on 127.0.0.1.
+    """Rewrite this benchmark's section of bench/RESULTS.md; its notes and the other sections stay."""
+    header = f"""Measured {datetime.date.today().isoformat()} on {machine()}; sink: Postfix's `smtp-sink` on 127.0.0.1.
 {args.runs} timed runs per row, round robin over the rows after one warm-up round; median wall
 time of the whole client process (startup included); throughput from that median (1 MB = 10^6
 bytes); ratio against the plain socket sending the same message; peak RSS of the client process.
-Load average (1 min) {load[0]:.1f} at the start, {load[1]:.1f} at the end.
-
-{table}
-
-{NOTES_MARK}{notes}"""
-    path.write_text(text)
-    print(f"written to {path}", file=sys.stderr)
+Load average (1 min) {load[0]:.1f} at the start, {load[1]:.1f} at the end."""
+    update_section("Large message (`bench/bench_large_message.py`)", header, table)
 
 
 if __name__ == "__main__":

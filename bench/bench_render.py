@@ -30,9 +30,7 @@ import argparse
 import base64
 import datetime
 import os
-import platform
 import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -41,7 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from common import machine, update_section  # bench/common.py (run as python bench/bench_render.py)
+
 WORDS = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
          "incididunt ut labore et dolore magna aliqua invoice meeting report quarterly "
          "attached please find regards thanks tomorrow schedule").split()
@@ -110,10 +109,6 @@ def run_once(argv: list[str], out: Path, env: dict[str, str]) -> float:
     return seconds
 
 
-def machine() -> str:
-    uname = subprocess.run(["uname", "-a"], capture_output=True, text=True).stdout.strip()
-    return f"`{uname}`; {os.cpu_count()} CPUs (nproc); Python {platform.python_version()}"
-
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -170,32 +165,6 @@ def main(argv: list[str] | None = None) -> int:
                   "the end.")
         update_section("Render (`bench/bench_render.py`)", header, table)
     return 0
-
-
-NOTES_MARK = "<!-- notes: kept when the table is rewritten -->"
-
-
-def update_section(title: str, header: str, table: str) -> None:
-    """Replace the header and table of section ``title`` in RESULTS.md, or append the section.
-
-    The text after the section's NOTES_MARK (up to the next ``## `` heading) is kept;
-    the other sections are left as they are.
-    """
-    path = HERE / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    heading = f"## {title}"
-    body = f"{heading}\n\n{header}\n\n{table}\n\n{NOTES_MARK}\n"
-    if heading in text:
-        before, rest = text.split(heading, 1)
-        m = re.search(r"^## ", rest, re.M)
-        section, after = (rest[:m.start()], rest[m.start():]) if m else (rest, "")
-        notes = section.split(NOTES_MARK, 1)[1].lstrip("\n") if NOTES_MARK in section else ""
-        body += ("\n" + notes if notes else "")
-        text = before + body.rstrip("\n") + "\n" + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text)
-    print(f"written to {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

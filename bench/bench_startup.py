@@ -28,44 +28,31 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
-import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import pexpect
 
-HERE = Path(__file__).resolve().parent
+from common import free_port, machine, update_section, wait_listening  # bench/common.py (run as python bench/bench_startup.py)
+
 PROMPT_ONLY = ("from prompt_toolkit import PromptSession\n"
                "print('220 ready')\n"
                "PromptSession().prompt('smtp> ')\n")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+
 
 
 def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "smtpshell", "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 20
-    while True:  # wait until it accepts connections
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"the practice server did not start on 127.0.0.1:{port}")
-            time.sleep(0.05)
+    wait_listening(proc, port, "the practice server", 20)
+    return proc, port
 
 
 def to_prompt(argv: list[str], env: dict[str, str]) -> float:
@@ -88,10 +75,6 @@ def to_exit(argv: list[str], env: dict[str, str]) -> float:
     subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
 
-
-def machine() -> str:
-    uname = subprocess.run(["uname", "-a"], capture_output=True, text=True).stdout.strip()
-    return f"`{uname}`; {os.cpu_count()} CPUs (nproc); Python {platform.python_version()}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,32 +144,6 @@ def main(argv: list[str] | None = None) -> int:
 def prompt_toolkit_version() -> str:
     from importlib.metadata import version
     return version("prompt_toolkit")
-
-
-NOTES_MARK = "<!-- notes: kept when the table is rewritten -->"
-
-
-def update_section(title: str, header: str, table: str) -> None:
-    """Replace the header and table of section ``title`` in RESULTS.md, or append the section.
-
-    The text after the section's NOTES_MARK (up to the next ``## `` heading) is kept;
-    the other sections are left as they are.
-    """
-    path = HERE / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    heading = f"## {title}"
-    body = f"{heading}\n\n{header}\n\n{table}\n\n{NOTES_MARK}\n"
-    if heading in text:
-        before, rest = text.split(heading, 1)
-        m = re.search(r"^## ", rest, re.M)
-        section, after = (rest[:m.start()], rest[m.start():]) if m else (rest, "")
-        notes = section.split(NOTES_MARK, 1)[1].lstrip("\n") if NOTES_MARK in section else ""
-        body += ("\n" + notes if notes else "")
-        text = before + body.rstrip("\n") + "\n" + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text)
-    print(f"written to {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

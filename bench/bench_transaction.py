@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -31,7 +30,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from common import machine, update_section  # bench/common.py (run as python bench/bench_transaction.py)
+
 ENV_FILE = Path("/tmp/pfx/postfix.env")
 
 SMTPLIB_CLIENT = r"""
@@ -107,10 +107,6 @@ def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
     return seconds, usage.ru_maxrss
 
 
-def machine() -> str:
-    uname = subprocess.run(["uname", "-a"], capture_output=True, text=True).stdout.strip()
-    return f"`{uname}`; {os.cpu_count()} CPUs (nproc); Python {platform.python_version()}"
-
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -162,32 +158,6 @@ def postfix_version() -> str:
     except OSError:
         return ""
     return out.split("=")[-1].strip()
-
-
-NOTES_MARK = "<!-- notes: kept when the table is rewritten -->"
-
-
-def update_section(title: str, header: str, table: str) -> None:
-    """Replace the header and table of section ``title`` in RESULTS.md, or append the section.
-
-    The text after the section's NOTES_MARK (up to the next ``## `` heading) is kept;
-    the other sections are left as they are.
-    """
-    path = HERE / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    heading = f"## {title}"
-    body = f"{heading}\n\n{header}\n\n{table}\n\n{NOTES_MARK}\n"
-    if heading in text:
-        before, rest = text.split(heading, 1)
-        m = re.search(r"^## ", rest, re.M)
-        section, after = (rest[:m.start()], rest[m.start():]) if m else (rest, "")
-        notes = section.split(NOTES_MARK, 1)[1].lstrip("\n") if NOTES_MARK in section else ""
-        body += ("\n" + notes if notes else "")
-        text = before + body.rstrip("\n") + "\n" + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text)
-    print(f"written to {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

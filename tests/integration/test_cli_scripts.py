@@ -1,27 +1,12 @@
 """`smtpshell HOST -c ...` as a user runs it: a real process, a real aiosmtpd, exit statuses."""
 
 import asyncio
-import os
 import socket
 import sys
 
 import pytest
 
-
-async def run(*args, stdin: bytes | None = None, env=None, tmp_path=None):
-    environ = dict(os.environ)
-    environ.pop("NO_COLOR", None)
-    if tmp_path is not None:
-        environ["XDG_STATE_HOME"] = str(tmp_path / "state")
-        environ["HOME"] = str(tmp_path)
-    environ.update(env or {})
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "smtpshell", *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=environ,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(stdin or b""), 30)
-    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+from tests.support.process import run_cli as run
 
 
 async def test_script_success_exits_0_and_sends_quit(smtpd, tmp_path):

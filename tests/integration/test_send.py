@@ -3,11 +3,8 @@
 ``smtpshell HOST --send``. DSN and CHUNKING come from tests/support/esmtpd.py (aiosmtpd
 does not offer them)."""
 
-import asyncio
 import email
 import email.policy
-import os
-import sys
 
 import pytest
 
@@ -15,6 +12,7 @@ from smtpshell.settings import ExitStatus
 from smtpshell.shell.script import run_script
 from smtpshell.transcript.readers import read
 from tests.support.esmtpd import ExtendedAioSmtpd
+from tests.support.process import run_cli
 from tests.support.script import lines
 
 
@@ -314,18 +312,8 @@ async def test_help_lists_send_and_bdat(esmtpd, make_shell, target):
 # ----- the one-shot command line -----------------------------------------------
 
 
-async def smtpshell(*args, tmp_path):
-    env = dict(os.environ, HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path / "state"))
-    env.pop("NO_COLOR", None)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "smtpshell", *args, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
-    out, err = await asyncio.wait_for(proc.communicate(), 30)
-    return proc.returncode, out.decode(), err.decode()
-
-
 async def test_one_shot_send_with_starttls_exits_0(esmtpd, tmp_path, cafile):
-    code, out, err = await smtpshell(
+    code, out, err = await run_cli(
         "127.0.0.1", str(esmtpd.port), "--cafile", cafile, "--starttls", "--send", "--from", "a@example.test",
         "--to", "b@example.test", "--subject", "one shot", "--body", "line 1\\nline 2", "--notify", "never",
         tmp_path=tmp_path)
@@ -341,7 +329,7 @@ async def test_one_shot_send_with_starttls_exits_0(esmtpd, tmp_path, cafile):
 async def test_one_shot_refusal_exits_4(server_ctx, tmp_path):
     server = await ExtendedAioSmtpd(server_ctx=server_ctx, refuse_recipients=frozenset({"x@example.test"})).start()
     try:
-        code, out, err = await smtpshell("127.0.0.1", str(server.port), "--send", "--from", "a@example.test",
+        code, out, err = await run_cli("127.0.0.1", str(server.port), "--send", "--from", "a@example.test",
                                          "--to", "x@example.test", tmp_path=tmp_path)
     finally:
         await server.stop()
@@ -355,5 +343,5 @@ async def test_one_shot_refusal_exits_4(server_ctx, tmp_path):
     (["--send", "--from", "a@b", "--to", "c@d", "-c", "NOOP"], "--send is a whole session by itself"),
 ])
 async def test_one_shot_usage_errors_exit_2(args, error, tmp_path):
-    code, out, err = await smtpshell("127.0.0.1", "9", *args, tmp_path=tmp_path)
+    code, out, err = await run_cli("127.0.0.1", "9", *args, tmp_path=tmp_path)
     assert code == 2 and error in err
