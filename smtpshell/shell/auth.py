@@ -107,9 +107,7 @@ async def run_auth(shell: "Shell", arg: str) -> None:
         shell.error(f"{exc}; usage: :auth [MECH] [USER] [PASSWORD]")
         raise_if_script(shell, str(exc), ExitStatus.USAGE)
         return
-    if not shell.connected:
-        shell.error("not connected")
-        raise_if_script(shell, "not connected", ExitStatus.CONNECTION)
+    if not shell.require_connection():
         return
     session = shell.session
     if not session.greeted:

@@ -93,9 +93,7 @@ async def cmd_bdat(shell: "Shell", arg: str) -> None:
         shell.error(f"{exc}; usage: {USAGE}")
         raise_if_script(shell, "bad :bdat", ExitStatus.USAGE)
         return
-    if not shell.connected:
-        shell.error("not connected: :reconnect, or :connect HOST [PORT]")
-        raise_if_script(shell, "not connected", ExitStatus.CONNECTION)
+    if not shell.require_connection():
         return
     quoted = len(request.content) > 1 and request.content[0] == request.content[-1] and request.content[0] in "'\""
     path = os.path.expanduser(request.content[1:-1] if quoted else request.content)

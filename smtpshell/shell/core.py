@@ -406,11 +406,17 @@ class Shell:
             return
         await self.send_command(line, typed=True)
 
+    def require_connection(self) -> bool:
+        """True when connected; otherwise say how to connect (a script stops: connection status)."""
+        if self.connected:
+            return True
+        self.error("not connected: :reconnect, or :connect HOST [PORT]")
+        raise_if_script(self, "not connected", ExitStatus.CONNECTION)
+        return False
+
     async def send_command(self, line: str, *, typed: bool = False) -> Reply | None:
         """Send one SMTP line as typed and wait for its reply (None if none came)."""
-        if not self.connected:
-            self.error("not connected: :reconnect, or :connect HOST [PORT]")
-            raise_if_script(self, "not connected", ExitStatus.CONNECTION)
+        if not self.require_connection():
             return None
         self._typed_starttls = typed and line.strip().upper() == "STARTTLS"
         self._typing = typed

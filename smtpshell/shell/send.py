@@ -205,9 +205,7 @@ async def cmd_send(shell: "Shell", arg: str) -> None:
         shell.error(f"{exc}; usage: {USAGE}")
         raise_if_script(shell, "bad :send", ExitStatus.USAGE)
         return
-    if not shell.connected:
-        shell.error("not connected: :reconnect, or :connect HOST [PORT]")
-        raise_if_script(shell, "not connected", ExitStatus.CONNECTION)
+    if not shell.require_connection():
         return
     content = _prepare(shell, request)
     if content is None:
