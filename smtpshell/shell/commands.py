@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import importlib
 import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable
@@ -27,20 +29,28 @@ Handler = Callable[["Shell", str], Awaitable[None]]
 class CommandSpec:
     name: str
     syntax: str
-    handler: Handler
+    handler: Handler | str  # or "module:function", imported when first used (a faster start)
     in_data: bool = False  # also a command (not message content) inside DATA
+
+    @functools.cached_property
+    def function(self) -> Handler:
+        """The handler itself (imported now if it was named as a string)."""
+        if not isinstance(self.handler, str):
+            return self.handler
+        module, _, function = self.handler.partition(":")
+        return getattr(importlib.import_module(module), function)
 
     @property
     def summary(self) -> str:
-        return (self.handler.__doc__ or "").strip().splitlines()[0]
+        return (self.function.__doc__ or "").strip().splitlines()[0]
 
     @property
     def help(self) -> str:
-        lines = (self.handler.__doc__ or "").strip().splitlines()
+        lines = (self.function.__doc__ or "").strip().splitlines()
         return "\n".join(line.strip() for line in lines[1:]).strip()
 
     async def run(self, shell: "Shell", arg: str) -> None:
-        await self.handler(shell, arg)
+        await self.function(shell, arg)
 
 
 # ----- the commands ----------------------------------------------------------
@@ -419,12 +429,6 @@ async def cmd_explain(shell: "Shell", arg: str) -> None:
 
 def build_registry() -> dict[str, CommandSpec]:
     """All colon commands, in the order :help lists them."""
-    from smtpshell.shell.bdat import cmd_bdat
-    from smtpshell.shell.mx import cmd_mx  # dnspython itself only when a lookup runs
-    from smtpshell.shell.pipeline import cmd_end, cmd_pipeline
-    from smtpshell.shell.send import cmd_send
-    from smtpshell.shell.smuggle import cmd_smuggle_check
-    from smtpshell.shell.xclient import cmd_xclient
 
     specs = [
         CommandSpec(name="help", syntax=":help [NAME]", handler=cmd_help, in_data=True),
@@ -432,12 +436,12 @@ def build_registry() -> dict[str, CommandSpec]:
         CommandSpec(name="auth", syntax=":auth [MECH] [USER] [PASSWORD]", handler=cmd_auth),
         CommandSpec(name="ehlo", syntax=":ehlo [NAME]", handler=cmd_ehlo),
         CommandSpec(name="file", syntax=":file PATH", handler=cmd_file, in_data=True),
-        CommandSpec(name="send", syntax=":send --from A --to B [...]", handler=cmd_send),
-        CommandSpec(name="bdat", syntax=":bdat PATH|TEXT [--last]", handler=cmd_bdat),
+        CommandSpec(name="send", syntax=":send --from A --to B [...]", handler="smtpshell.shell.send:cmd_send"),
+        CommandSpec(name="bdat", syntax=":bdat PATH|TEXT [--last]", handler="smtpshell.shell.bdat:cmd_bdat"),
         CommandSpec(name="raw", syntax=":raw TEXT | --hex HEX", handler=cmd_raw, in_data=True),
-        CommandSpec(name="pipeline", syntax=":pipeline … :end", handler=cmd_pipeline),
-        CommandSpec(name="end", syntax=":end", handler=cmd_end),
-        CommandSpec(name="smuggle-check", syntax=":smuggle-check --from A --to B", handler=cmd_smuggle_check),
+        CommandSpec(name="pipeline", syntax=":pipeline … :end", handler="smtpshell.shell.pipeline:cmd_pipeline"),
+        CommandSpec(name="end", syntax=":end", handler="smtpshell.shell.pipeline:cmd_end"),
+        CommandSpec(name="smuggle-check", syntax=":smuggle-check --from A --to B", handler="smtpshell.shell.smuggle:cmd_smuggle_check"),
         CommandSpec(name="caps", syntax=":caps", handler=cmd_caps),
         CommandSpec(name="tls", syntax=":tls", handler=cmd_tls),
         CommandSpec(name="explain", syntax=":explain TEXT", handler=cmd_explain),
@@ -448,8 +452,8 @@ def build_registry() -> dict[str, CommandSpec]:
         CommandSpec(name="save", syntax=":save FILE", handler=cmd_save, in_data=True),
         CommandSpec(name="set", syntax=":set NAME VALUE", handler=cmd_set),
         CommandSpec(name="connect", syntax=":connect HOST [PORT] [--tls]", handler=cmd_connect),
-        CommandSpec(name="mx", syntax=":mx DOMAIN [PORT] [--tls] [--list]", handler=cmd_mx),
-        CommandSpec(name="xclient", syntax=":xclient NAME=VALUE ...", handler=cmd_xclient),
+        CommandSpec(name="mx", syntax=":mx DOMAIN [PORT] [--tls] [--list]", handler="smtpshell.shell.mx:cmd_mx"),
+        CommandSpec(name="xclient", syntax=":xclient NAME=VALUE ...", handler="smtpshell.shell.xclient:cmd_xclient"),
         CommandSpec(name="reconnect", syntax=":reconnect", handler=cmd_reconnect),
         CommandSpec(name="close", syntax=":close", handler=cmd_close),
         CommandSpec(name="quit", syntax=":quit", handler=cmd_quit),
