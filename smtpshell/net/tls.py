@@ -71,6 +71,8 @@ class TLSInfo:
     cert: CertInfo | None
     verified: bool  # the chain and name were checked and passed
     verification: str  # one line: what was checked and the result
+    chain: tuple[bytes, ...] = ()  # the certificates the server sent, leaf first (DER)
+    hostname: str = ""  # the name the certificate was (or would have been) checked against
 
     @property
     def summary(self) -> str:
@@ -124,6 +126,25 @@ def name_matches(cert: CertInfo, hostname: str) -> bool:
     return False
 
 
+def peer_chain(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
+    """The certificates the server sent, leaf first, as DER; () when unknown.
+
+    Python 3.13 made ``get_unverified_chain`` public; 3.10 to 3.12 have it
+    on the private ``_sslobj`` only, returning certificate objects.
+    """
+    getter = getattr(ssl_object, "get_unverified_chain", None) \
+        or getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
+    if getter is None:
+        return ()
+    try:
+        certs = getter() or ()
+        import _ssl
+
+        return tuple(c if isinstance(c, bytes) else c.public_bytes(_ssl.ENCODING_DER) for c in certs)
+    except (ssl.SSLError, ValueError, AttributeError, TypeError):
+        return ()
+
+
 def describe_session(ssl_object: ssl.SSLObject, *, hostname: str, opts: TLSOptions) -> TLSInfo:
     cipher_name, _proto, bits = ssl_object.cipher() or ("?", "?", None)
     cert = describe_cert(ssl_object.getpeercert(binary_form=True))
@@ -151,6 +172,8 @@ def describe_session(ssl_object: ssl.SSLObject, *, hostname: str, opts: TLSOptio
         cert=cert,
         verified=verified,
         verification=verification,
+        chain=peer_chain(ssl_object),
+        hostname=hostname,
     )
 
 

@@ -62,3 +62,26 @@ def parse_ehlo(reply: Reply) -> Capabilities:
         keywords=keywords,
         lines=tuple(texts[1:]),
     )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between two EHLO replies: ``kind`` is "added", "removed" or "changed"."""
+
+    kind: str
+    keyword: str
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+
+
+def compare(before: Capabilities, after: Capabilities) -> list[Change]:
+    """What changed from one EHLO reply to the next (before and after STARTTLS), in the later order."""
+    changes: list[Change] = []
+    for keyword, params in after.keywords.items():
+        if keyword not in before.keywords:
+            changes.append(Change("added", keyword, after=params))
+        elif [p.upper() for p in before.keywords[keyword]] != [p.upper() for p in params]:
+            changes.append(Change("changed", keyword, before=before.keywords[keyword], after=params))
+    changes += [Change("removed", keyword, before=params) for keyword, params in before.keywords.items()
+                if keyword not in after.keywords]
+    return changes

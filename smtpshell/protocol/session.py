@@ -134,6 +134,7 @@ class Session:
         self.tls = tls  # True once TLS is up (implicit or STARTTLS)
         self.phase = Phase.GREETING
         self.capabilities: Capabilities | None = None
+        self.plain_capabilities: Capabilities | None = None  # the EHLO reply before STARTTLS, for :caps
         self.greeted = False  # EHLO/HELO/LHLO accepted
         self.recipients = 0  # RCPTs accepted in this transaction
         self.auth_user: str | None = None  # authenticated (as far as we can tell)
@@ -236,6 +237,7 @@ class Session:
         """The handshake finished: forget what was said in plain text (RFC 3207 4.2)."""
         self.tls = True
         self.phase = Phase.READY
+        self.plain_capabilities = self.capabilities
         self.capabilities = None
         self.greeted = False
         self.recipients = 0

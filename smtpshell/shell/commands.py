@@ -392,30 +392,6 @@ async def cmd_file(shell: "Shell", arg: str) -> None:
     await shell.send_file(path)
 
 
-async def cmd_caps(shell: "Shell", arg: str) -> None:
-    """What the server advertised in its EHLO reply, with explanations."""
-    session = shell.session
-    if session is None or session.capabilities is None:
-        shell.error("no EHLO reply yet" + (" since TLS started" if session and session.tls else ""))
-        return
-    caps = session.capabilities
-    lines = [display.note_line(f"{caps.greeting} advertised{' (over TLS)' if session.tls else ''}:")]
-    width = max((len(k) for k in caps.keywords), default=0)
-    for keyword, params in caps.keywords.items():
-        meaning = codes.explain_keyword(keyword, params) or ""
-        shown = f"{keyword} {' '.join(params)}".strip()
-        lines.append(display.note_line(f"  {shown:<{max(width, 20)}}  {meaning}"))
-    shell.emit(*lines)
-
-
-async def cmd_tls(shell: "Shell", arg: str) -> None:
-    """The TLS session: protocol, cipher, certificate and verification."""
-    if shell.conn is None or shell.conn.tls_info is None:
-        shell.error("TLS is not active (STARTTLS or :starttls, or connect with --tls)")
-        return
-    shell.emit(*display.tls_lines(shell.conn.tls_info, implicit=shell.conn.implicit_tls))
-
-
 async def cmd_explain(shell: "Shell", arg: str) -> None:
     """Explain a reply code (550), an enhanced code (5.7.1), a reply line or an EHLO keyword."""
     from smtpshell.shell.explain import explain
@@ -442,8 +418,8 @@ def build_registry() -> dict[str, CommandSpec]:
         CommandSpec(name="pipeline", syntax=":pipeline … :end", handler="smtpshell.shell.pipeline:cmd_pipeline"),
         CommandSpec(name="end", syntax=":end", handler="smtpshell.shell.pipeline:cmd_end"),
         CommandSpec(name="smuggle-check", syntax=":smuggle-check --from A --to B", handler="smtpshell.shell.smuggle:cmd_smuggle_check"),
-        CommandSpec(name="caps", syntax=":caps", handler=cmd_caps),
-        CommandSpec(name="tls", syntax=":tls", handler=cmd_tls),
+        CommandSpec(name="caps", syntax=":caps", handler="smtpshell.shell.inspect:cmd_caps"),
+        CommandSpec(name="tls", syntax=":tls", handler="smtpshell.shell.inspect:cmd_tls"),
         CommandSpec(name="explain", syntax=":explain TEXT", handler=cmd_explain),
         CommandSpec(name="b64", syntax=":b64 TEXT", handler=cmd_b64),
         CommandSpec(name="unb64", syntax=":unb64 TEXT", handler=cmd_unb64),

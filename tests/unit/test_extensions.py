@@ -2,7 +2,7 @@
 
 import pytest
 
-from smtpshell.protocol.extensions import Capabilities, parse_ehlo
+from smtpshell.protocol.extensions import Capabilities, Change, compare, parse_ehlo
 from smtpshell.protocol.replies import ReplyParser
 
 
@@ -107,3 +107,19 @@ def test_blank_capability_line_skipped():
     (reply,) = ReplyParser().feed(b"250-mx\r\n250-\r\n250 PIPELINING\r\n")
     caps = parse_ehlo(reply)
     assert list(caps.keywords) == ["PIPELINING"]
+
+
+def test_compare_before_and_after_starttls_as_postfix_submission_does():
+    """Postfix on 587: STARTTLS withdrawn, AUTH offered only over TLS, SIZE raised (a made-up change)."""
+    plain = ehlo("PIPELINING", "SIZE 10240000", "STARTTLS", "ENHANCEDSTATUSCODES", "8BITMIME")
+    tls = ehlo("PIPELINING", "SIZE 20480000", "AUTH PLAIN LOGIN", "AUTH=PLAIN LOGIN", "ENHANCEDSTATUSCODES", "8BITMIME")
+    assert compare(plain, tls) == [
+        Change("changed", "SIZE", before=("10240000",), after=("20480000",)),
+        Change("added", "AUTH", after=("PLAIN", "LOGIN")),
+        Change("removed", "STARTTLS", before=()),
+    ]
+
+
+def test_compare_ignores_case_of_parameters_only():
+    assert compare(ehlo("AUTH plain login"), ehlo("AUTH PLAIN LOGIN")) == []
+    assert compare(ehlo("AUTH PLAIN LOGIN"), ehlo("AUTH LOGIN PLAIN"))[0].kind == "changed"
