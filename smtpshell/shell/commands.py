@@ -31,6 +31,7 @@ class CommandSpec:
     syntax: str
     handler: Handler | str  # or "module:function", imported when first used (a faster start)
     in_data: bool = False  # also a command (not message content) inside DATA
+    example: str = ""  # what :help NAME shows as an example (alternatives separated by "  |  ")
 
     @functools.cached_property
     def function(self) -> Handler:
@@ -43,6 +44,17 @@ class CommandSpec:
     @property
     def summary(self) -> str:
         return (self.function.__doc__ or "").strip().splitlines()[0]
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The --options its syntax and help name, in order (what :help lists and Tab completes).
+
+        The command line's own options are written "smtpshell … --user" in help texts and are left out.
+        """
+        import re
+
+        text = f"{self.syntax}\n{self.help}"
+        return tuple(dict.fromkeys(re.findall(r"(?<![\w-])(?<!smtpshell … )(?<!smtpshell )--[a-z0-9][a-z0-9-]*", text)))
 
     @property
     def help(self) -> str:
@@ -66,16 +78,27 @@ async def cmd_help(shell: "Shell", arg: str) -> None:
     if name:
         spec = shell.commands.get(name)
         if spec is None:
-            shell.error(f"no command :{name}")
+            import difflib
+
+            close = difflib.get_close_matches(name, shell.commands, n=2, cutoff=0.6)
+            shell.error(f"no command :{name}" + (f" — did you mean {' or '.join(':' + c for c in close)}?" if close else
+                                                  " (:help lists them)"))
             return
         lines = [display.note_line(f"{spec.syntax}  —  {spec.summary}")]
-        lines += [display.hint_line(text) for text in spec.help.splitlines() if text]
+        lines += [display.note_line(f"  {text}") for text in spec.help.splitlines() if text]
+        if spec.options:
+            lines.append(display.note_line("  options: " + " ".join(spec.options)))
+        if spec.in_data:
+            lines.append(display.note_line("  works at the data> prompt too (after 354)"))
+        for number, example in enumerate(spec.example.split("  |  ")):
+            lines.append(display.hint_line(f"{'example: ' if number == 0 else '         '}{example}"))
         shell.emit(*lines)
         return
     width = max(len(spec.syntax) for spec in shell.commands.values())
     lines = [display.note_line("type SMTP commands as in telnet (EHLO, MAIL FROM:<a@b>, …); colon commands:")]
     for spec in shell.commands.values():
         lines.append(display.note_line(f"  {spec.syntax:<{width}}  {spec.summary}"))
+    lines.append(display.hint_line(":help NAME shows a command's options and an example (:help send)"))
     lines.append(display.hint_line("keys: Ctrl-C cancels the line or the wait; Ctrl-D at an empty prompt sends QUIT and exits"))
     shell.emit(*lines)
 
@@ -85,9 +108,10 @@ async def cmd_auth(shell: "Shell", arg: str) -> None:
 
     :auth [MECH] [USER] [PASSWORD] [--initial|--no-initial] [--authzid ID]
     MECH: PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 XOAUTH2 OAUTHBEARER;
-    without it, the strongest the server offered. USER defaults to --user.
-    Without PASSWORD it is asked for with hidden input (a token for XOAUTH2
-    and OAUTHBEARER); scripts use SMTPSHELL_PASSWORD or --password-file.
+    without it, the strongest the server offered. USER defaults to the user
+    the shell was started with (smtpshell … --user USER). Without PASSWORD it
+    is asked for with hidden input (a token for XOAUTH2 and OAUTHBEARER);
+    scripts use SMTPSHELL_PASSWORD or a password file (see smtpshell --help).
     Each challenge is decoded, each answer shown with its secret masked.
     --initial sends LOGIN's user with the AUTH line (RFC 4954); --no-initial
     makes PLAIN wait for the empty 334. :set explain-auth on shows the steps.
@@ -248,7 +272,7 @@ _SETTABLE = {
 
 
 async def cmd_set(shell: "Shell", arg: str) -> None:
-    """Change a display setting: hints, timestamps, marks, style.
+    """Change a setting: hints, explain-auth, timestamps, marks, style.
 
     :set hints on|off       explanations under replies
     :set explain-auth on|off  the steps of CRAM-MD5 and SCRAM, secrets masked
@@ -407,31 +431,57 @@ def build_registry() -> dict[str, CommandSpec]:
     """All colon commands, in the order :help lists them."""
 
     specs = [
-        CommandSpec(name="help", syntax=":help [NAME]", handler=cmd_help, in_data=True),
-        CommandSpec(name="starttls", syntax=":starttls", handler=cmd_starttls),
-        CommandSpec(name="auth", syntax=":auth [MECH] [USER] [PASSWORD]", handler=cmd_auth),
-        CommandSpec(name="ehlo", syntax=":ehlo [NAME]", handler=cmd_ehlo),
-        CommandSpec(name="file", syntax=":file PATH", handler=cmd_file, in_data=True),
-        CommandSpec(name="send", syntax=":send --from A --to B [...]", handler="smtpshell.shell.send:cmd_send"),
-        CommandSpec(name="bdat", syntax=":bdat PATH|TEXT [--last]", handler="smtpshell.shell.bdat:cmd_bdat"),
-        CommandSpec(name="raw", syntax=":raw TEXT | --hex HEX", handler=cmd_raw, in_data=True),
-        CommandSpec(name="pipeline", syntax=":pipeline … :end", handler="smtpshell.shell.pipeline:cmd_pipeline"),
-        CommandSpec(name="end", syntax=":end", handler="smtpshell.shell.pipeline:cmd_end"),
-        CommandSpec(name="smuggle-check", syntax=":smuggle-check --from A --to B", handler="smtpshell.shell.smuggle:cmd_smuggle_check"),
-        CommandSpec(name="caps", syntax=":caps", handler="smtpshell.shell.inspect:cmd_caps"),
-        CommandSpec(name="tls", syntax=":tls", handler="smtpshell.shell.inspect:cmd_tls"),
-        CommandSpec(name="explain", syntax=":explain TEXT", handler=cmd_explain),
-        CommandSpec(name="b64", syntax=":b64 TEXT", handler=cmd_b64),
-        CommandSpec(name="unb64", syntax=":unb64 TEXT", handler=cmd_unb64),
-        CommandSpec(name="expect", syntax=":expect CODE", handler=cmd_expect),
-        CommandSpec(name="record", syntax=":record FILE | :record stop", handler=cmd_record, in_data=True),
-        CommandSpec(name="save", syntax=":save FILE", handler=cmd_save, in_data=True),
-        CommandSpec(name="set", syntax=":set NAME VALUE", handler=cmd_set),
-        CommandSpec(name="connect", syntax=":connect HOST [PORT] [--tls]", handler=cmd_connect),
-        CommandSpec(name="mx", syntax=":mx DOMAIN [PORT] [--tls] [--list]", handler="smtpshell.shell.mx:cmd_mx"),
-        CommandSpec(name="xclient", syntax=":xclient NAME=VALUE ...", handler="smtpshell.shell.xclient:cmd_xclient"),
-        CommandSpec(name="reconnect", syntax=":reconnect", handler=cmd_reconnect),
-        CommandSpec(name="close", syntax=":close", handler=cmd_close),
-        CommandSpec(name="quit", syntax=":quit", handler=cmd_quit),
+        CommandSpec(name="help", syntax=":help [NAME]", handler=cmd_help, in_data=True,
+                    example=':help auth'),
+        CommandSpec(name="starttls", syntax=":starttls", handler=cmd_starttls,
+                    example=':starttls   (then :tls shows the certificate chain)'),
+        CommandSpec(name="auth", syntax=":auth [MECH] [USER] [PASSWORD]", handler=cmd_auth,
+                    example=':auth login alice   (asks for the password)  |  :auth plain alice wonderland'),
+        CommandSpec(name="ehlo", syntax=":ehlo [NAME]", handler=cmd_ehlo,
+                    example=':ehlo client.example.com'),
+        CommandSpec(name="file", syntax=":file PATH", handler=cmd_file, in_data=True,
+                    example='DATA, then at the data> prompt: :file ./message.eml'),
+        CommandSpec(name="send", syntax=":send --from A --to B [...]", handler="smtpshell.shell.send:cmd_send",
+                    example=':send --from alice@example.com --to bob@example.com --subject "Test" --body "Hello\\nBob" --attach ./report.pdf'),
+        CommandSpec(name="bdat", syntax=":bdat PATH|TEXT [--last]", handler="smtpshell.shell.bdat:cmd_bdat",
+                    example=':bdat ./message.eml --last  |  :bdat "Subject: hi\\r\\n\\r\\nhello\\r\\n" --last'),
+        CommandSpec(name="raw", syntax=":raw TEXT | --hex HEX", handler=cmd_raw, in_data=True,
+                    example=':raw MAIL FROM:<a@example.com>\\n   (a bare LF line ending)  |  :raw --hex 4e4f4f500d0a'),
+        CommandSpec(name="pipeline", syntax=":pipeline … :end", handler="smtpshell.shell.pipeline:cmd_pipeline",
+                    example=':pipeline, MAIL FROM:<a@example.com>, RCPT TO:<b@example.com>, DATA, :end'),
+        CommandSpec(name="end", syntax=":end", handler="smtpshell.shell.pipeline:cmd_end",
+                    example=':end   (after :pipeline and the commands to queue)'),
+        CommandSpec(name="smuggle-check", syntax=":smuggle-check --from A --to B", handler="smtpshell.shell.smuggle:cmd_smuggle_check",
+                    example=':smuggle-check --from a@example.com --to postmaster@example.com --variants lf.lf,crlf.lf'),
+        CommandSpec(name="caps", syntax=":caps", handler="smtpshell.shell.inspect:cmd_caps",
+                    example='EHLO me, :caps, :starttls, :caps   (the second shows what changed)'),
+        CommandSpec(name="tls", syntax=":tls", handler="smtpshell.shell.inspect:cmd_tls",
+                    example=':starttls, then :tls'),
+        CommandSpec(name="explain", syntax=":explain TEXT", handler=cmd_explain,
+                    example=':explain 5.7.26  |  :explain "550 5.7.1 Relaying denied"  |  :explain PIPELINING'),
+        CommandSpec(name="b64", syntax=":b64 TEXT", handler=cmd_b64,
+                    example=':b64 \\0alice\\0wonderland   (an AUTH PLAIN answer)'),
+        CommandSpec(name="unb64", syntax=":unb64 TEXT", handler=cmd_unb64,
+                    example=':unb64 VXNlcm5hbWU6   (Username:)'),
+        CommandSpec(name="expect", syntax=":expect CODE", handler=cmd_expect,
+                    example='MAIL FROM:<a@example.com>, then :expect 250   (in a -f script: stop unless 250)'),
+        CommandSpec(name="record", syntax=":record FILE | :record stop", handler=cmd_record, in_data=True,
+                    example=':record session.jsonl  …  :record stop'),
+        CommandSpec(name="save", syntax=":save FILE", handler=cmd_save, in_data=True,
+                    example=':save session.html   (or .txt, .jsonl, .cast)'),
+        CommandSpec(name="set", syntax=":set NAME VALUE", handler=cmd_set,
+                    example=':set hints off  |  :set marks sc  |  :set style monokai'),
+        CommandSpec(name="connect", syntax=":connect HOST [PORT] [--tls]", handler=cmd_connect,
+                    example=':connect mail.example.com 587  |  :connect [2001:db8::25]:25  |  :connect smtp.example.com 465 --tls'),
+        CommandSpec(name="mx", syntax=":mx DOMAIN [PORT] [--tls] [--list]", handler="smtpshell.shell.mx:cmd_mx",
+                    example=':mx example.com --list  |  :mx example.com 25'),
+        CommandSpec(name="xclient", syntax=":xclient NAME=VALUE ...", handler="smtpshell.shell.xclient:cmd_xclient",
+                    example=':xclient ADDR=192.0.2.7 NAME=client.example HELO=client.example'),
+        CommandSpec(name="reconnect", syntax=":reconnect", handler=cmd_reconnect,
+                    example=':reconnect'),
+        CommandSpec(name="close", syntax=":close", handler=cmd_close,
+                    example=':close'),
+        CommandSpec(name="quit", syntax=":quit", handler=cmd_quit,
+                    example=':quit   (Ctrl-D at an empty prompt does the same)'),
     ]
     return {spec.name: spec for spec in specs}

@@ -63,7 +63,6 @@ async def cmd_caps(shell: "Shell", arg: str) -> None:
     Each keyword with its parameters and what it means (SIZE 10240000: maximum
     message size 10 MB). After STARTTLS and a new EHLO it also lists what was
     added (often AUTH), withdrawn (STARTTLS) or changed since the plain-text EHLO.
-    Example: EHLO me, :caps, :starttls, :caps
     """
     session = shell.session
     if session is None or session.capabilities is None:
@@ -142,7 +141,6 @@ async def cmd_tls(shell: "Shell", arg: str) -> None:
     and size, signature algorithm. With --insecure it says what verification
     would have refused (unknown issuer, self-signed, expired, wrong name, weak
     key or SHA-1) and checks against the system store plus --cafile.
-    Example: :starttls, then :tls
     """
     conn = shell.conn
     if conn is None or conn.tls_info is None:

@@ -1,0 +1,52 @@
+""":help's content is data: every colon command has a summary, an example and its options; --help covers every option."""
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from smtpshell.cli import build_parser
+from smtpshell.shell.commands import build_registry
+
+REGISTRY = build_registry()
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_every_command_has_a_summary_and_an_example_that_uses_it(name):
+    spec = REGISTRY[name]
+    assert spec.summary and spec.summary[0].isupper(), name
+    assert spec.example, f":{name} has no example"
+    assert f":{name}" in spec.example, f":{name}'s example does not show the command"
+    assert spec.syntax.startswith(f":{name}")
+
+
+def test_options_are_what_the_handlers_accept():
+    """The options :help lists (and Tab completes) are exactly the ones :send and :bdat parse."""
+    from smtpshell.shell.send import OPTIONS
+
+    assert set(REGISTRY["send"].options) == {option for option, *_ in OPTIONS}
+    assert REGISTRY["bdat"].options == ("--last", "--chunk-size", "--crlf")
+    assert REGISTRY["auth"].options == ("--initial", "--no-initial", "--authzid")
+    assert REGISTRY["smuggle-check"].options == ("--from", "--to", "--variants", "--yes")
+    assert REGISTRY["mx"].options == ("--tls", "--list")
+    assert REGISTRY["quit"].options == ()
+
+
+def _options(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        for option in action.option_strings:
+            yield option, action
+
+
+def test_every_command_line_option_has_help_text_shown_by_help():
+    parser = build_parser()
+    shown = subprocess.run([sys.executable, "-m", "smtpshell", "--help"], capture_output=True, text=True,
+                           env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}, check=True).stdout
+    missing = []
+    for option, action in _options(parser):
+        if action.help in (None, "", argparse.SUPPRESS):
+            missing.append(f"{option}: no help text")
+        elif option not in shown:
+            missing.append(f"{option}: not in --help")
+    assert not missing, missing
