@@ -104,6 +104,39 @@ def describe_cert(der: bytes | None) -> CertInfo | None:
     )
 
 
+def _name(rdns) -> str:
+    """An X.509 name from ``getpeercert()`` in RFC 4514 order and form (as cryptography writes it)."""
+    labels = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU", "countryName": "C",
+              "stateOrProvinceName": "ST", "localityName": "L", "domainComponent": "DC", "streetAddress": "STREET",
+              "userId": "UID"}
+    parts = []
+    for rdn in reversed(rdns or ()):
+        parts.append("+".join(f"{labels.get(k, k)}={_escape(v)}" for k, v in rdn))
+    return ",".join(parts)
+
+
+def _escape(value: str) -> str:
+    out = "".join("\\" + ch if ch in ',+"\\<>;=' else ch for ch in value)
+    if out[:1] in ("#", " "):
+        out = "\\" + out
+    if out.endswith(" "):
+        out = out[:-1] + "\\ "
+    return out
+
+
+def _from_verified(peer: dict | None) -> CertInfo | None:
+    """The certificate as OpenSSL decoded it (only after verification): no cryptography import needed."""
+    if not peer or "notAfter" not in peer:
+        return None
+    sans = tuple([f"DNS:{value}" for kind, value in peer.get("subjectAltName", ()) if kind == "DNS"]
+                 + [f"IP:{ipaddress.ip_address(value.strip())}" for kind, value in peer.get("subjectAltName", ())
+                    if kind == "IP Address"])
+    when = lambda key: _dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(peer[key]), _dt.timezone.utc)  # noqa: E731
+    subject, issuer = _name(peer.get("subject")), _name(peer.get("issuer"))
+    return CertInfo(subject=subject, issuer=issuer, sans=sans, not_before=when("notBefore"),
+                    not_after=when("notAfter"), self_signed=peer.get("subject") == peer.get("issuer"))
+
+
 def name_matches(cert: CertInfo, hostname: str) -> bool:
     """Does ``hostname`` match a SAN (RFC 6125: wildcards in the left-most label only)?"""
     try:
@@ -147,7 +180,7 @@ def peer_chain(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
 
 def describe_session(ssl_object: ssl.SSLObject, *, hostname: str, opts: TLSOptions) -> TLSInfo:
     cipher_name, _proto, bits = ssl_object.cipher() or ("?", "?", None)
-    cert = describe_cert(ssl_object.getpeercert(binary_form=True))
+    cert = _from_verified(ssl_object.getpeercert()) or describe_cert(ssl_object.getpeercert(binary_form=True))
     if opts.insecure:
         problems = []
         if cert is None:
