@@ -61,3 +61,50 @@ def test_unverified_handshake_has_no_decoded_certificate():
     info = tls.describe_session(client, hostname="localhost", opts=tls.TLSOptions(insecure=True))
     assert info.cert is not None and info.cert.sans == ("DNS:localhost",)
     assert len(info.chain) == 1  # a leaf issued by the root itself: the root is not sent
+
+
+def _verifies(client_ctx: ssl.SSLContext, ca: trustme.CA) -> bool:
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+    try:
+        handshake(server_ctx, client_ctx, "localhost")
+    except ssl.SSLCertVerificationError:
+        return False
+    return True
+
+
+def test_system_cas_are_found_in_a_hashed_directory(tmp_path, monkeypatch):
+    """SSL_CERT_DIR names a hashed directory (as /etc/ssl/certs is on Debian): its CAs are trusted, others not."""
+    import subprocess
+
+    ca, stranger = trustme.CA(), trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "system-ca.pem"))
+    subprocess.run(["openssl", "rehash", str(tmp_path)], check=True)
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    assert tls._hashed_system_dir() == str(tmp_path)
+    ctx = tls.make_context(tls.TLSOptions())
+    assert _verifies(ctx, ca)
+    assert not _verifies(tls.make_context(tls.TLSOptions()), stranger)
+
+
+def test_ssl_cert_file_is_honoured(tmp_path, monkeypatch):
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "bundle.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "bundle.pem"))
+    assert tls._hashed_system_dir() is None
+    assert _verifies(tls.make_context(tls.TLSOptions()), ca)
+
+
+def test_cafile_adds_to_the_system_store(tmp_path, monkeypatch):
+    system, private = trustme.CA(), trustme.CA()
+    system.cert_pem.write_to_path(str(tmp_path / "system-ca.pem"))
+    import subprocess
+
+    subprocess.run(["openssl", "rehash", str(tmp_path)], check=True)
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    private.cert_pem.write_to_path(str(tmp_path / "private.pem"))
+    opts = tls.TLSOptions(cafile=str(tmp_path / "private.pem"))
+    assert _verifies(tls.make_context(opts), private)
+    assert _verifies(tls.make_context(opts), system)
