@@ -32,6 +32,7 @@ class CommandSpec:
     handler: Handler | str  # or "module:function", imported when first used (a faster start)
     in_data: bool = False  # also a command (not message content) inside DATA
     example: str = ""  # what :help NAME shows as an example (alternatives separated by "  |  ")
+    options: tuple[str, ...] = ()  # the --options it takes: what :help lists and Tab completes
 
     @functools.cached_property
     def function(self) -> Handler:
@@ -44,17 +45,6 @@ class CommandSpec:
     @property
     def summary(self) -> str:
         return (self.function.__doc__ or "").strip().splitlines()[0]
-
-    @property
-    def options(self) -> tuple[str, ...]:
-        """The --options its syntax and help name, in order (what :help lists and Tab completes).
-
-        The command line's own options are written "smtpshell … --user" in help texts and are left out.
-        """
-        import re
-
-        text = f"{self.syntax}\n{self.help}"
-        return tuple(dict.fromkeys(re.findall(r"(?<![\w-])(?<!smtpshell … )(?<!smtpshell )--[a-z0-9][a-z0-9-]*", text)))
 
     @property
     def help(self) -> str:
@@ -409,11 +399,12 @@ async def cmd_file(shell: "Shell", arg: str) -> None:
     if not shell.in_data:
         shell.error(":file works after DATA got 354")
         return
-    path = arg.strip()
-    if not path:
-        shell.error("usage: :file PATH")
+    words = _path_words(shell, arg, ":file PATH")
+    if not words:
+        if words is not None:
+            shell.error("usage: :file PATH   (quote a path with spaces)")
         return
-    await shell.send_file(path)
+    await shell.send_file(words[0])
 
 
 async def cmd_explain(shell: "Shell", arg: str) -> None:
@@ -436,22 +427,28 @@ def build_registry() -> dict[str, CommandSpec]:
         CommandSpec(name="starttls", syntax=":starttls", handler=cmd_starttls,
                     example=':starttls   (then :tls shows the certificate chain)'),
         CommandSpec(name="auth", syntax=":auth [MECH] [USER] [PASSWORD]", handler=cmd_auth,
+                    options=("--initial", "--no-initial", "--authzid"),
                     example=':auth login alice   (asks for the password)  |  :auth plain alice wonderland'),
         CommandSpec(name="ehlo", syntax=":ehlo [NAME]", handler=cmd_ehlo,
                     example=':ehlo client.example.com'),
         CommandSpec(name="file", syntax=":file PATH", handler=cmd_file, in_data=True,
                     example='DATA, then at the data> prompt: :file ./message.eml'),
         CommandSpec(name="send", syntax=":send --from A --to B [...]", handler="smtpshell.shell.send:cmd_send",
+                    options=("--from", "--to", "--cc", "--subject", "--body", "--file", "--attach", "--header", "--notify",
+                             "--ret", "--envid", "--smtputf8", "--8bit", "--bdat", "--chunk-size"),
                     example=':send --from alice@example.com --to bob@example.com --subject "Test" --body "Hello\\nBob" --attach ./report.pdf'),
         CommandSpec(name="bdat", syntax=":bdat PATH|TEXT [--last]", handler="smtpshell.shell.bdat:cmd_bdat",
+                    options=("--last", "--chunk-size", "--crlf"),
                     example=':bdat ./message.eml --last  |  :bdat "Subject: hi\\r\\n\\r\\nhello\\r\\n" --last'),
         CommandSpec(name="raw", syntax=":raw TEXT | --hex HEX", handler=cmd_raw, in_data=True,
+                    options=("--hex",),
                     example=':raw MAIL FROM:<a@example.com>\\n   (a bare LF line ending)  |  :raw --hex 4e4f4f500d0a'),
         CommandSpec(name="pipeline", syntax=":pipeline … :end", handler="smtpshell.shell.pipeline:cmd_pipeline",
                     example=':pipeline, MAIL FROM:<a@example.com>, RCPT TO:<b@example.com>, DATA, :end'),
         CommandSpec(name="end", syntax=":end", handler="smtpshell.shell.pipeline:cmd_end",
                     example=':end   (after :pipeline and the commands to queue)'),
         CommandSpec(name="smuggle-check", syntax=":smuggle-check --from A --to B", handler="smtpshell.shell.smuggle:cmd_smuggle_check",
+                    options=("--from", "--to", "--variants", "--yes"),
                     example=':smuggle-check --from a@example.com --to postmaster@example.com --variants lf.lf,crlf.lf'),
         CommandSpec(name="caps", syntax=":caps", handler="smtpshell.shell.inspect:cmd_caps",
                     example='EHLO me, :caps, :starttls, :caps   (the second shows what changed)'),
@@ -472,8 +469,10 @@ def build_registry() -> dict[str, CommandSpec]:
         CommandSpec(name="set", syntax=":set NAME VALUE", handler=cmd_set,
                     example=':set hints off  |  :set marks sc  |  :set style monokai'),
         CommandSpec(name="connect", syntax=":connect HOST [PORT] [--tls]", handler=cmd_connect,
+                    options=("--tls",),
                     example=':connect mail.example.com 587  |  :connect [2001:db8::25]:25  |  :connect smtp.example.com 465 --tls'),
         CommandSpec(name="mx", syntax=":mx DOMAIN [PORT] [--tls] [--list]", handler="smtpshell.shell.mx:cmd_mx",
+                    options=("--tls", "--list"),
                     example=':mx example.com --list  |  :mx example.com 25'),
         CommandSpec(name="xclient", syntax=":xclient NAME=VALUE ...", handler="smtpshell.shell.xclient:cmd_xclient",
                     example=':xclient ADDR=192.0.2.7 NAME=client.example HELO=client.example'),

@@ -50,3 +50,10 @@ def test_every_command_line_option_has_help_text_shown_by_help():
         elif option not in shown:
             missing.append(f"{option}: not in --help")
     assert not missing, missing
+
+
+@pytest.mark.parametrize("name", [n for n, s in REGISTRY.items() if s.options])
+def test_every_option_a_command_takes_is_explained_in_its_help(name):
+    spec = REGISTRY[name]
+    text = f"{spec.syntax}\n{spec.help}"
+    assert [o for o in spec.options if o not in text] == []
