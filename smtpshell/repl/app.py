@@ -22,7 +22,7 @@ from prompt_toolkit.keys import Keys
 from prompt_toolkit.lexers import DynamicLexer, PygmentsLexer
 from prompt_toolkit.output import ColorDepth
 from prompt_toolkit.application import run_in_terminal
-from prompt_toolkit.application.current import get_app_or_none
+from prompt_toolkit.application.current import get_app, get_app_or_none
 from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
 
 from smtpshell.highlight.style import style_for
@@ -49,6 +49,8 @@ UI_STYLE = {
     "toolbar.user": "ansicyan",
     "toolbar.phase": "",
     "toolbar.latency": "ansibrightblack",
+    "toolbar.rec": "ansired bold",
+    "toolbar.syntax": "ansibrightcyan",
 }
 
 
@@ -86,19 +88,23 @@ class TerminalWriter:
 
 
 class ShellCompleter(Completer):
-    """Thin adapter over :func:`smtpshell.shell.complete.suggestions`."""
+    """Thin adapter over :func:`smtpshell.shell.complete.suggestions` (each replaces the last word)."""
 
     def __init__(self, shell: Shell) -> None:
         self.shell = shell
 
     def get_completions(self, document, complete_event):
         shell = self.shell
+        if shell.awaiting_sasl:
+            return  # an answer to a 334: a secret, nothing to suggest
         text = document.text_before_cursor
-        caps = shell.session.capabilities if shell.session else None
-        word = text.split(" ")[-1]
-        for item in suggestions(text, commands=shell.commands, capabilities=caps,
-                                in_data=shell.in_data, tls=bool(shell.session and shell.session.tls)):
-            yield Completion(item, start_position=-len(word) if " " in text else -len(text))
+        session = shell.session
+        word = text.rsplit(" ", 1)[-1]
+        for item in suggestions(text, commands=shell.commands,
+                                capabilities=session.capabilities if session else None,
+                                in_data=shell.in_data, tls=bool(session and session.tls),
+                                addresses=shell.addresses):
+            yield Completion(item, start_position=-len(word), display_meta=item.meta or None)
 
 
 def _lexers():
@@ -124,9 +130,11 @@ def build_prompt_session(shell: Shell, settings: Settings) -> PromptSession:
             lambda: data_lexer if shell.in_data else None if shell.awaiting_sasl else command_lexer
         ),
         completer=ShellCompleter(shell),
+        # Tab only, as in telnet-style typing: a menu popping over the replies at each word
+        # is noise when SMTP is typed by hand; the toolbar shows the syntax as you type.
         complete_while_typing=False,
         style=merge_styles([style_from_pygments_cls(style_for(shell.style_name)), Style.from_dict(UI_STYLE)]),
-        bottom_toolbar=lambda: toolbar(shell),
+        bottom_toolbar=lambda: toolbar(shell, get_app().current_buffer.text),
         color_depth=color_depth,
         is_password=Condition(lambda: shell.awaiting_sasl),  # auth> answers are not shown
         enable_history_search=False,

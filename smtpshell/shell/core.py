@@ -81,6 +81,7 @@ class Shell:
         self.session_log = SessionLog(show_secrets=settings.show_secrets)  # what :save writes
         self.listeners.append(self.session_log)
         self.recorder = None  # the Recorder of --record / :record, while one runs
+        self.addresses: list[str] = []  # of the MAIL FROM / RCPT TO lines sent, most recent first (Tab)
         self._quit_answered = False
         self._record_option_used = False
         # Asks for a password or token unseen (the REPL sets it); scripts never prompt.
@@ -162,6 +163,10 @@ class Shell:
         for text in ev.outgoing.warnings:
             self.warn(text)
         command = ev.outgoing.command
+        if command is not None and command.verb in ("MAIL", "RCPT"):
+            from smtpshell.shell.complete import remember_address
+
+            remember_address(self.addresses, command.line)
         if (self.view.echo_client or not self._typing) and command is not None:
             self.emit(display.client_line(command, self.view, tls=self._tls, t=self._t(ev.t)))
         if command is None or self.sasl_driving or not self.view.hints:
