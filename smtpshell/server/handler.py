@@ -16,10 +16,11 @@ from smtpshell.server.users import AUTH_MECHANISMS
 
 log = logging.getLogger(__name__)
 
-# aiosmtpd advertises neither, though pipelined commands just work (it reads them one by one
-# from its buffer) and PracticeSMTP.push adds the enhanced codes.
+# aiosmtpd advertises none of these, though pipelined commands just work (it reads them one by
+# one from its buffer), PracticeSMTP.push adds the enhanced codes and its BDAT comes from
+# smtpshell.server.chunking.
 EXTRA_KEYWORDS_FIRST = ("250-PIPELINING",)
-EXTRA_KEYWORDS_LAST = ("250-ENHANCEDSTATUSCODES",)
+EXTRA_KEYWORDS_LAST = ("250-CHUNKING", "250-ENHANCEDSTATUSCODES")
 
 S250_SENDER_OK = "250 2.1.0 Sender {address} ok"
 S250_RECIPIENT_OK = "250 2.1.5 Recipient {address} ok"
@@ -59,7 +60,8 @@ class PracticeHandler:
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:
-        """Add PIPELINING and ENHANCEDSTATUSCODES to what aiosmtpd advertises; AUTH strongest first."""
+        """Add PIPELINING, CHUNKING and ENHANCEDSTATUSCODES to what aiosmtpd advertises; AUTH
+        strongest first."""
         session.host_name = hostname  # the 5-argument hook must do this itself
         first, *middle, last = (ordered_auth(line) for line in responses)
         return [first, *EXTRA_KEYWORDS_FIRST, *middle, *EXTRA_KEYWORDS_LAST, last]

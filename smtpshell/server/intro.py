@@ -18,6 +18,7 @@ def format_intro(
     *,
     host: str,
     port: int,
+    tls_port: int | None = None,
     users: Sequence[DemoUser],
     maildir: Path,
     cafile: Path,
@@ -39,13 +40,19 @@ def format_intro(
         else "mail to any address is accepted"
     )
     mode_lines = modes.intro_lines()
+    implicit, connect_tls = [], []
+    if tls_port is not None:
+        implicit = [f"  Implicit TLS  {host_port(host, tls_port)}  (TLS from the first byte, as on port 465)"]
+        connect_tls = [f"  smtpshell {connect} {tls_port} --tls --cafile {cafile}   (implicit TLS)"]
 
     lines = [
         "smtpshell practice server: a real SMTP server to try things on.",
         "",
         f"  Listening on  {listen}  (reachable from {reach})",
+        *implicit,
         f"                STARTTLS offered; {auth_rule}",
         f"                AUTH {' '.join(mechanisms)}",
+        "                PIPELINING (:pipeline) and CHUNKING (:bdat TEXT --last)",
         f"                {accepted}",
         f"  Demo users    {user_lines[0]}",
         *(f"                {line}" for line in user_lines[1:]),
@@ -56,6 +63,7 @@ def format_intro(
         "",
         "Connect from another terminal:",
         f"  smtpshell {connect} {port} --cafile {cafile}",
+        *connect_tls,
         "",
         "Then type, one line at a time:",
         "  EHLO laptop",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -47,6 +48,9 @@ CLOSE_GRACE_SECONDS = 2.0
 class PracticeServer:
     """An ESMTP server for practice: STARTTLS, AUTH for demo users, any recipient, a Maildir.
 
+    With *tls_port* (0: any free port) it also listens there with implicit TLS (TLS from the
+    first byte, as on port 465), with the same policy.
+
     Use ``async with PracticeServer() as server:`` or :meth:`start` / :meth:`aclose`; both
     must run in the event loop that serves the clients.
     """
@@ -56,6 +60,7 @@ class PracticeServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls_port: int | None = None,
         maildir: str | os.PathLike[str] | None = None,
         hostname: str = DEFAULT_HOSTNAME,
         users: Iterable[DemoUser] = DEMO_USERS,
@@ -68,6 +73,9 @@ class PracticeServer:
         self.host = host
         self.port = port
         """The port asked for; after :meth:`start`, the port really bound."""
+        self.tls_port = tls_port
+        """The implicit-TLS port asked for (None: no such listener); after :meth:`start`, the
+        port really bound."""
         self.hostname = hostname
         self.users = tuple(users)
         self.modes = modes
@@ -80,6 +88,7 @@ class PracticeServer:
         self._cert_names: tuple[str, ...] = ()
         self._workdir: Path | None = None
         self._server: asyncio.Server | None = None
+        self._tls_server: asyncio.Server | None = None
         self._connections: set[PracticeSMTP] = set()
 
     def __repr__(self) -> str:
@@ -120,12 +129,13 @@ class PracticeServer:
             handler = PracticeHandler(store=store, rules=self.rules)
             book = await asyncio.to_thread(UserBook, self.users)  # PBKDF2 for SCRAM: not in the loop
 
-            def protocol() -> PracticeSMTP:
+            def protocol(implicit_tls: bool = False) -> PracticeSMTP:
                 return PracticeSMTP(
                     handler,
                     users=book,
                     connections=self._connections,
                     rules=self.rules,
+                    implicit_tls=implicit_tls,
                     hostname=self.hostname,
                     ident=GREETING,
                     tls_context=tls,
@@ -137,10 +147,22 @@ class PracticeServer:
                 )
 
             server = await loop.create_server(protocol, self.host, self.port)
+            tls_server = None
+            if self.tls_port is not None:
+                try:
+                    tls_server = await loop.create_server(
+                        functools.partial(protocol, implicit_tls=True), self.host, self.tls_port, ssl=tls
+                    )
+                except BaseException:
+                    server.close()
+                    raise
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
         self._server = server
+        self._tls_server = tls_server
+        if tls_server is not None:
+            self.tls_port = tls_server.sockets[0].getsockname()[1]
         self._workdir = workdir
         self._maildir = store.root
         self._cafile = certs.certfile
@@ -152,10 +174,13 @@ class PracticeServer:
 
         A Maildir given by the caller is left as it is.
         """
-        server, self._server = self._server, None
-        if server is not None:
+        servers = [server for server in (self._server, self._tls_server) if server is not None]
+        self._server = self._tls_server = None
+        for server in servers:
             server.close()
+        if servers:
             await self._close_connections()
+        for server in servers:
             with contextlib.suppress(TimeoutError):  # Python 3.12+ waits for every connection
                 await asyncio.wait_for(server.wait_closed(), CLOSE_GRACE_SECONDS)
         if self._workdir is not None:
@@ -188,6 +213,7 @@ class PracticeServer:
         return format_intro(
             host=self.host,
             port=self.port,
+            tls_port=self.tls_port,
             users=self.users,
             maildir=self.maildir,
             cafile=self.cafile,
@@ -221,7 +247,12 @@ def serve_main(argv: list[str]) -> int:
         print(f"{parser.prog}: error: --mode: {error}", file=sys.stderr)
         return 2
     server = PracticeServer(
-        host=args.host, port=args.port, maildir=args.maildir, hostname=args.hostname, modes=modes
+        host=args.host,
+        port=args.port,
+        tls_port=args.tls_port,
+        maildir=args.maildir,
+        hostname=args.hostname,
+        modes=modes,
     )
     try:
         return asyncio.run(_serve(server))
@@ -272,8 +303,9 @@ def _serve_parser() -> argparse.ArgumentParser:
         description=(
             "Run the practice SMTP server: ESMTP with STARTTLS (a self-signed certificate made "
             "at start), AUTH for demo users (SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN "
-            "with a password; OAUTHBEARER, XOAUTH2 with a token), mail for any address kept in "
-            "a Maildir. Stop it with Ctrl-C."
+            "with a password; OAUTHBEARER, XOAUTH2 with a token), PIPELINING, CHUNKING (BDAT), "
+            "mail for any address kept in a Maildir; optionally a second port with implicit TLS "
+            "(--tls-port). Stop it with Ctrl-C."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
@@ -282,6 +314,13 @@ def _serve_parser() -> argparse.ArgumentParser:
         type=_port,
         default=SERVE_DEFAULT_PORT,
         help="port to listen on; 0 picks a free one (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tls-port",
+        type=_port,
+        metavar="PORT",
+        help="also listen on PORT with implicit TLS (TLS from the first byte, as on port 465; "
+        "connect with smtpshell --tls); 0 picks a free one (default: no such port)",
     )
     parser.add_argument(
         "--maildir",

@@ -4,7 +4,10 @@ What it adds to :class:`aiosmtpd.smtp.SMTP`: the SASL mechanisms SCRAM-SHA-256 a
 (RFC 5802, RFC 7677), CRAM-MD5 (RFC 2195), OAUTHBEARER (RFC 7628) and XOAUTH2 (Google's),
 beside aiosmtpd's PLAIN and LOGIN, all checked against the demo users; an enhanced status
 code on every reply (RFC 2034); the null reverse-path ``MAIL FROM:<>`` (which aiosmtpd
-refuses); and a polite ``421`` when the server shuts down.
+refuses); mechanism names in any case (``auth login``, which aiosmtpd refuses); CHUNKING
+(BDAT, :mod:`smtpshell.server.chunking`); implicit TLS on a listener
+whose sockets are TLS from the start (``smtpshell serve --tls-port``); and a polite ``421``
+when the server shuts down.
 
 The mechanisms' logic is pure (:mod:`smtpshell.server.scram`, :mod:`smtpshell.server.bearer`,
 :class:`~smtpshell.server.users.UserBook`); the ``auth_*`` methods here only carry their
@@ -42,6 +45,7 @@ from aiosmtpd.smtp import (
 )
 
 from smtpshell.server import bearer
+from smtpshell.server.chunking import ChunkingMixin
 from smtpshell.server.codes import with_enhanced_code
 from smtpshell.server.handler import peer_name
 from smtpshell.server.modes import ModeRules, Modes
@@ -74,8 +78,13 @@ SCRAM_FAILURES = {
 """The reply for each RFC 5802 server-error value (``e=``) a SCRAM exchange may end with."""
 
 
-class PracticeSMTP(SMTP):
-    """One client connection to the practice server (aiosmtpd makes one protocol per connection)."""
+class PracticeSMTP(ChunkingMixin, SMTP):
+    """One client connection to the practice server (aiosmtpd makes one protocol per connection).
+
+    With ``implicit_tls=True`` the connection is TLS from its first byte (the listener's
+    sockets are wrapped before the greeting): no STARTTLS is offered, and whatever needs TLS
+    (AUTH under ``auth_require_tls``, the ``tls-required`` mode) is allowed at once.
+    """
 
     def __init__(
         self,
@@ -84,9 +93,14 @@ class PracticeSMTP(SMTP):
         users: UserBook,
         connections: set[PracticeSMTP],
         rules: ModeRules | None = None,
+        implicit_tls: bool = False,
         **kwargs: Any,
     ) -> None:
         self._users = users
+        self._implicit_tls = implicit_tls
+        if implicit_tls:  # aiosmtpd knows TLS only through STARTTLS: nothing more to require
+            kwargs["tls_context"] = None
+            kwargs["auth_require_tls"] = False
         self._connections = connections
         self._rules = rules or ModeRules(modes=Modes(), hostname=kwargs.get("hostname") or "")
         self._greeted = False  # the first reply is the greeting: it keeps its own words
@@ -111,6 +125,13 @@ class PracticeSMTP(SMTP):
         else:
             self._tls_up = True
         super().connection_made(transport)
+        if self._implicit_tls and self.session is not None:
+            # What aiosmtpd records after STARTTLS, so the Received header says ESMTPS and
+            # eof_received() knows it is on a TLS transport.
+            self.session.ssl = {
+                name: transport.get_extra_info(name) for name in ("peercert", "cipher", "compression", "ssl_object")
+            }
+            self._tls_up = True
 
     def connection_lost(self, error: Exception | None) -> None:
         """Forget the connection; aiosmtpd then stops its command loop. Called at most once."""
@@ -174,13 +195,20 @@ class PracticeSMTP(SMTP):
 
         @functools.wraps(method)
         async def gated(arg: str | None) -> None:
-            refusal = self._rules.before_command(command, tls=self._tls_protocol is not None)
+            refusal = self._rules.before_command(command, tls=self.encrypted)
             if refusal is None:
                 await method(arg)
-            else:
-                await self.push(refusal)
+                return
+            if command == "BDAT" and not refusal.startswith("421 "):
+                await self.skip_chunk(arg)  # its bytes are no commands
+            await self.push(refusal)
 
         return gated
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the connection is under TLS: after STARTTLS, or from the start."""
+        return self._implicit_tls or self._tls_protocol is not None
 
     @syntax("HELO hostname")
     async def smtp_HELO(self, hostname: str) -> None:
@@ -210,6 +238,13 @@ class PracticeSMTP(SMTP):
         return address, rest
 
     # --- AUTH ---
+
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg: str) -> None:
+        """AUTH, with the mechanism name in any case (RFC 4954 §4: ``auth login`` is AUTH LOGIN;
+        aiosmtpd alone answers 504 to it)."""
+        mechanism, space, rest = (arg or "").lstrip().partition(" ")
+        await super().smtp_AUTH(mechanism.upper() + space + rest if mechanism else arg)
 
     def _check_password(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any

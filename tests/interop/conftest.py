@@ -6,14 +6,22 @@
 `OTHER_DIR/exim.env` for `SMTPSHELL_EXIM_ENV`. Without them the tests that use the `postfix`
 or `exim` fixture are skipped, unless `SMTPSHELL_INTEROP_REQUIRED=1` (CI), which turns the skip
 into a failure.
+The `practice` fixture needs nothing: it runs `smtpshell serve` (the practice server) on
+127.0.0.1 with free ports, so `test_scenarios.py` plays the same scenarios against all three.
 Everything in this directory carries the `interop` marker (`-m "not interop"` leaves it out).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import signal
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +33,8 @@ KEY_PREFIX = "SMTPSHELL_POSTFIX_"
 EXIM_ENV_VAR = "SMTPSHELL_EXIM_ENV"
 EXIM_KEY_PREFIX = "SMTPSHELL_EXIM_"
 POLL_INTERVAL = 0.05  # seconds between looks at a Maildir while the MTA delivers
+PRACTICE_START_TIMEOUT = 30.0  # seconds for `smtpshell serve` to print its intro
+PRACTICE_READY = "Press Ctrl-C to stop the server."  # the intro's last line
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,7 +48,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 class MaildirDeliveries:
     """What a running MTA with Maildir delivery offers the tests; its dataclass supplies
-    `user`, `domain`, `maildir` (one Maildir per local part) and `_delivery_log()`."""
+    `user`, `domain`, `maildir` (one Maildir per local part, unless `_new_dir` says otherwise)
+    and `_delivery_log()`."""
 
     user: str
     domain: str
@@ -47,6 +58,10 @@ class MaildirDeliveries:
     def _delivery_log(self) -> Path | None:
         """The MTA's log, whose tail explains a delivery that did not happen."""
         return None
+
+    def _new_dir(self, recipient_localpart: str) -> Path:
+        """The `new/` folder where mail for LOCALPART@domain arrives."""
+        return self.maildir / recipient_localpart / "new"
 
     @property
     def address(self) -> str:
@@ -61,7 +76,7 @@ class MaildirDeliveries:
         With `containing`, only messages whose bytes contain it count: pass something unique to
         the message (a Message-ID), or an older delivery may be returned at once.
         """
-        new_dir = self.maildir / recipient_localpart / "new"
+        new_dir = self._new_dir(recipient_localpart)
         deadline = time.monotonic() + timeout
         while True:
             found = self._newest(new_dir, containing)
@@ -245,3 +260,105 @@ def postfix() -> PostfixInstance:
 def exim() -> EximInstance:
     """The Exim started by .ci/mta/exim-start; skips (or fails in CI) when there is none."""
     return load_exim(env_file_or_skip(EXIM_ENV_VAR, "Exim"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PracticeInstance(MaildirDeliveries):
+    """The practice server as the `practice` fixture runs it: `smtpshell serve --port 0
+    --tls-port 0 --mode relay --domain example.test --maildir DIR`. Its policy matches the MTAs':
+    mail for @example.test without AUTH, other domains only after AUTH (`554 5.7.1 ... Relay
+    access denied`). Every message lands in one Maildir, `maildir / "new"`, under
+    `X-Smtpshell-Rcpt-To:` headers naming its recipients."""
+
+    host: str
+    port: int  # plain SMTP; STARTTLS offered; AUTH offered before TLS too
+    smtps_port: int  # implicit TLS (--tls-port); same policy
+    cafile: Path  # the server's self-signed certificate (localhost, 127.0.0.1, ::1, smtpshell.test)
+    user: str  # a demo user: alice
+    password: str = field(repr=False)
+    token: str = field(repr=False)  # alice's OAuth token, for OAUTHBEARER and XOAUTH2
+    domain: str  # example.test (--domain)
+    maildir: Path  # the one Maildir: maildir / "new"
+    mechs: tuple[str, ...]  # the SASL mechanisms the intro announces
+    log: Path  # what `smtpshell serve` printed: the intro, then one line per event
+
+    def _delivery_log(self) -> Path | None:
+        return self.log
+
+    def _new_dir(self, recipient_localpart: str) -> Path:
+        return self.maildir / "new"
+
+
+class _Drain:
+    """Copies a process's output to a file as it comes (so the pipe never fills up) and
+    tells when a given line has been seen."""
+
+    def __init__(self, stream, path: Path, ready_line: str) -> None:
+        self.seen = threading.Event()
+        self._stream, self._path, self._ready_line = stream, path, ready_line
+        self._thread = threading.Thread(target=self._run, name=f"drain {path.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with self._path.open("w") as log:
+            for line in self._stream:
+                log.write(line)
+                log.flush()
+                if line.rstrip("\n") == self._ready_line:
+                    self.seen.set()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
+def parse_practice_intro(intro: str) -> dict[str, str]:
+    """Ports, certificate and SASL mechanisms from what `smtpshell serve` printed at start."""
+    patterns = {
+        "port": r"^  Listening on  127\.0\.0\.1:(\d+)  ",
+        "smtps_port": r"^  Implicit TLS  127\.0\.0\.1:(\d+)  ",
+        "cafile": r"^  Certificate   (\S+)$",
+        "mechs": r"^ {16}AUTH ([A-Z0-9 -]+)$",
+    }
+    found = {}
+    for key, pattern in patterns.items():
+        match = re.search(pattern, intro, re.M)
+        if match is None:
+            pytest.fail(f"smtpshell serve: no {key} in its intro ({pattern}):\n{intro}", pytrace=False)
+        found[key] = match[1]
+    return found
+
+
+@pytest.fixture(scope="session")
+def practice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PracticeInstance]:
+    """`smtpshell serve` on 127.0.0.1 (free ports, implicit TLS too, relay mode for
+    @example.test), for the whole session; stopped with SIGTERM at the end."""
+    from smtpshell.server.practice import DEMO_USERS
+
+    root = tmp_path_factory.mktemp("practice")
+    maildir, log = root / "Maildir", root / "serve.log"
+    env = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
+    env.update(HOME=str(root), TMPDIR=str(root), XDG_STATE_HOME=str(root / "state"))  # its certificate under root
+    command = [sys.executable, "-m", "smtpshell", "serve", "--port", "0", "--tls-port", "0",
+               "--mode", "relay", "--domain", "example.test", "--maildir", str(maildir)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    drain = _Drain(process.stdout, log, PRACTICE_READY)
+    try:
+        if not drain.seen.wait(PRACTICE_START_TIMEOUT):
+            pytest.fail(f"smtpshell serve did not start within {PRACTICE_START_TIMEOUT:g}s "
+                        f"(exit status {process.poll()}):\n{log.read_text()}", pytrace=False)
+        intro = parse_practice_intro(log.read_text())
+        alice = DEMO_USERS[0]
+        yield PracticeInstance(
+            host="127.0.0.1", port=int(intro["port"]), smtps_port=int(intro["smtps_port"]),
+            cafile=Path(intro["cafile"]), user=alice.name, password=alice.password, token=alice.token,
+            domain="example.test", maildir=maildir, mechs=tuple(intro["mechs"].split()), log=log,
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        drain.join(timeout=10)
+        process.stdout.close()

@@ -6,8 +6,9 @@ A real aiosmtpd server -- its protocol code reads every command -- subclassed to
 - accept ``RET=``/``ENVID=`` on MAIL and ``NOTIFY=``/``ORCPT=`` on RCPT (aiosmtpd answers
   555 to parameters it does not know) and keep them in ``envelope.mail_options`` /
   ``envelope.rcpt_options``, as aiosmtpd keeps SIZE, BODY and SMTPUTF8;
-- implement BDAT: read exactly the announced bytes after the command line, 250 each
-  chunk, hand the message to ``handle_DATA`` on LAST; the chunk sizes are kept.
+- take BDAT with the practice server's own :class:`smtpshell.server.chunking.ChunkingMixin`
+  (exactly the announced bytes after the command line, 250 each chunk, the message to
+  ``handle_DATA`` on LAST; the chunk sizes kept on the envelope).
 
 The handler (:class:`Keeper`) records every message with its envelope and options, and
 refuses what a test asks it to (a sender, recipients, the Nth BDAT chunk).
@@ -18,8 +19,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from aiosmtpd.smtp import SMTP, syntax
+from aiosmtpd.smtp import SMTP
 
+from smtpshell.server.chunking import ChunkingMixin
 from tests.support.servers import AioSmtpd
 
 DSN_MAIL = ("RET", "ENVID")
@@ -73,12 +75,12 @@ class Keeper:
         return "250 2.0.0 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        chunks = getattr(envelope, "bdat_chunks", None)
+        chunks = envelope.chunks  # a ChunkedEnvelope: empty for DATA
         self.messages.append(Message(
             mail_from=envelope.mail_from, rcpt_tos=list(envelope.rcpt_tos),
             mail_options=list(envelope.mail_options), rcpt_options=list(envelope.rcpt_options),
             content=envelope.original_content, smtp_utf8=envelope.smtp_utf8,
-            verb="BDAT" if chunks is not None else "DATA", chunks=list(chunks or ()),
+            verb="BDAT" if chunks else "DATA", chunks=list(chunks),
         ))
         self.arrived.set()
         return "250 2.0.0 OK: queued"
@@ -94,7 +96,7 @@ def _take(arg: str | None, names: tuple[str, ...]) -> tuple[str | None, list[str
     return " ".join(kept), taken
 
 
-class ExtendedSMTP(SMTP):
+class ExtendedSMTP(ChunkingMixin, SMTP):
     """aiosmtpd's SMTP with DSN parameters and BDAT."""
 
     async def smtp_MAIL(self, arg):
@@ -110,34 +112,13 @@ class ExtendedSMTP(SMTP):
         if dsn and len(self.envelope.rcpt_tos) > before:
             self.envelope.rcpt_options.extend(dsn)
 
-    @syntax("BDAT chunk-size [LAST]")
-    async def smtp_BDAT(self, arg):
-        words = (arg or "").split()
-        if not (1 <= len(words) <= 2 and words[0].isdigit()) or (len(words) == 2 and words[1].upper() != "LAST"):
-            await self.push("501 5.5.4 Syntax: BDAT chunk-size [LAST]")
-            return
-        size, last = int(words[0]), len(words) == 2
-        chunk = await self._reader.readexactly(size)  # read even when refusing: RFC 3030 2
-        handler = self.event_handler
-        handler.commands.append(f"BDAT {size}{' LAST' if last else ''}")
-        if not self.envelope.rcpt_tos:
-            await self.push("503 5.5.1 Error: need RCPT command")
-            return
-        if not hasattr(self.envelope, "bdat_chunks"):
-            self.envelope.bdat_chunks, self.envelope.bdat_data = [], bytearray()
-        self.envelope.bdat_chunks.append(size)
-        self.envelope.bdat_data += chunk
-        if handler.refuse_chunk == len(self.envelope.bdat_chunks):
-            self._set_rset_state()
-            await self.push("552 5.3.4 chunk refused by the test")
-            return
-        if not last:
-            await self.push(f"250 2.0.0 {size} octets received")
-            return
-        self.envelope.original_content = self.envelope.content = bytes(self.envelope.bdat_data)
-        status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()
-        await self.push(status)
+    def chunk_refusal(self, size, last):
+        """Note the BDAT in the handler's ``commands``; its ``refuse_chunk``: the Nth chunk of a
+        message gets 552."""
+        self.event_handler.commands.append(f"BDAT {size}{' LAST' if last else ''}")
+        if self.event_handler.refuse_chunk == len(self.envelope.chunks) + 1:
+            return "552 5.3.4 chunk refused by the test"
+        return None
 
 
 class ExtendedAioSmtpd(AioSmtpd):
