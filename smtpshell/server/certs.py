@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-VALID_DAYS = 7
+VALID_DAYS = 90  # a new certificate at every start; 90 days as a public CA issues (under 14 left, :tls warns)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 ORGANIZATION = "smtpshell practice server"
 
