@@ -81,7 +81,8 @@ def session(rng: random.Random, n: int) -> list[str]:
                 f"Message-ID: <{n}.{rng.randrange(10**9)}@example.org>", ""]
         for _ in range(rng.randint(10, 60)):
             line = " ".join(rng.choices(WORDS, k=rng.randint(0, 12)))
-            out.append(("." + line) if rng.random() < 0.02 else line)  # dot-stuffed
+            # Dot-stuffed: an empty line so becomes "..", not a lone "." (which would end the message).
+            out.append(("." + (line or ".")) if rng.random() < 0.02 else line)
         out += [".", f"250 2.0.0 Ok: queued as {rng.randrange(16**10):010X}"]
     else:
         out += ["RSET", "250 2.0.0 Ok"]

@@ -56,12 +56,18 @@ class AnsiRenderer:
 
     def line(self, fragments: Iterable[tuple[object, str]]) -> str:
         if not self.color:
-            return "".join(text for _, text in fragments)
+            return "".join([text for _, text in fragments])
+        cache = self._cache
         parts = []
         for token, text in fragments:
-            sgr = self._sgr(token)
+            sgr = cache.get(token)
+            if sgr is None:
+                sgr = self._sgr(token)
             parts.append(f"{sgr}{text}\x1b[0m" if sgr else text)
         return "".join(parts)
 
     def lines(self, lines) -> str:
-        return "".join(self.line(frags) + "\n" for frags in lines)
+        line = self.line
+        if type(lines) is list and len(lines) == 1:  # most events are one line
+            return line(lines[0]) + "\n"
+        return "".join([line(frags) + "\n" for frags in lines])

@@ -93,7 +93,8 @@ class Assembler:
             # The server cannot speak mid-message: the content was not shown.
             self.in_data = False
             self._bdat_left = 0
-        text = _HINT_SUFFIX.sub("", text)
+        if "\u21b3" in text:
+            text = _HINT_SUFFIX.sub("", text)
         if self.strip_latency:
             text = _LATENCY_SUFFIX.sub("", text)
         code, final = reply_code(text)
@@ -111,20 +112,23 @@ class Assembler:
         if not self._reply:
             return
         lines, self._reply = self._reply, []
-        codes = [reply_code(line)[0] for line in lines]
-        code = codes[-1] if codes[-1] is not None else next((c for c in codes if c is not None), None)
-        clean = []
-        raw_parts: list[bytes] = []
-        needs_raw = False
-        for line in lines:
-            text, raw = from_surrogates(line)
-            clean.append(text)
-            needs_raw |= raw is not None
-            raw_parts.append((raw if raw is not None else text.encode("utf-8")) + b"\r\n")
+        code = reply_code(lines[-1])[0]  # the last line's code, else the first one's there is
+        if code is None:
+            code = next((c for c in (reply_code(line)[0] for line in lines) if c is not None), None)
+        if "".join(lines).isascii():  # the common case: the text is the bytes
+            clean, raw_bytes = lines, None
+        else:
+            clean = []
+            raw_parts: list[bytes] = []
+            needs_raw = False
+            for line in lines:
+                text, raw = from_surrogates(line)
+                clean.append(text)
+                needs_raw |= raw is not None
+                raw_parts.append((raw if raw is not None else text.encode("utf-8")) + b"\r\n")
+            raw_bytes = b"".join(raw_parts) if needs_raw else None
         self._replied = True
-        self._emit(ServerReply(
-            t=self._reply_t, code=code, lines=tuple(clean), raw=b"".join(raw_parts) if needs_raw else None,
-        ))
+        self._emit(ServerReply(t=self._reply_t, code=code, lines=tuple(clean), raw=raw_bytes))
         if code is None:
             return
         verb = self._pending.popleft() if self._pending else None
@@ -162,6 +166,26 @@ class Assembler:
             self._bdat_left = int(words[1])
         self._pending.append(verb)
         self._client_event(t, text, secret=_is_secret(text))
+
+    def content_lines(self, lines, start: int, end: int, skip) -> int:
+        """Message content from ``lines[start:end]`` (``(t, text)`` pairs) at once, as
+        :meth:`client` takes it line by line, while the message goes on; ``skip(text)``: a line
+        that is not the session's (left out). Returns the index of the first line not taken: the
+        end of the message, or a line that needs :meth:`client` (one that is not ASCII)."""
+        if not self.in_data or self._reply or self._tls_due:
+            return start
+        append = self.events.append
+        k = start
+        while k < end:
+            t, text = lines[k]
+            if text == "." or text == "<CRLF>.<CRLF>" or not text.isascii():
+                return k
+            if text[:1] == ".":
+                append(ClientLine(t=t, line=text[1:], data=True))
+            elif not skip(text):
+                append(ClientLine(t=t, line=text, data=True))
+            k += 1
+        return k
 
     def either(self, text: str, t: float | None = None) -> None:
         """A line whose speaker only its content tells (bare text, RFC 821 ``S:``)."""

@@ -8,6 +8,8 @@ the same way; tests look at them directly.
 from __future__ import annotations
 
 import enum
+import functools
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -36,12 +38,20 @@ class View:
     echo_client: bool = True  # scripts echo client lines; the REPL's prompt already shows them
 
 
+_SERVER_MARKS = {(Marks.BARE, False): "", (Marks.SC, False): "S: ", (Marks.SWAKS, False): "<- ",
+                 (Marks.BARE, True): "", (Marks.SC, True): "S: ", (Marks.SWAKS, True): "<~ "}
+_CLIENT_MARKS = {(Marks.BARE, False): "", (Marks.SC, False): "C: ", (Marks.SWAKS, False): " -> ",
+                 (Marks.BARE, True): "", (Marks.SC, True): "C: ", (Marks.SWAKS, True): " ~> "}
+
+
 def server_mark(view: View, tls: bool) -> str:
-    return {Marks.BARE: "", Marks.SC: "S: ", Marks.SWAKS: "<~ " if tls else "<- "}[view.marks]
+    marks = view.marks
+    return "" if marks is Marks.BARE else _SERVER_MARKS[marks, bool(tls)]
 
 
 def client_mark(view: View, tls: bool) -> str:
-    return {Marks.BARE: "", Marks.SC: "C: ", Marks.SWAKS: " ~> " if tls else " -> "}[view.marks]
+    marks = view.marks
+    return "" if marks is Marks.BARE else _CLIENT_MARKS[marks, bool(tls)]
 
 
 # ----- bytes made visible -------------------------------------------------
@@ -51,6 +61,7 @@ def client_mark(view: View, tls: bool) -> str:
 _HIDDEN_CATEGORIES = {"Cf", "Zl", "Zp", "Cc", "Co", "Cn"}
 
 _PICTURES = {0x0D: "␍", 0x0A: "␊", 0x00: "␀", 0x1B: "␛", 0x7F: "␡"}
+_NOT_PLAIN_ASCII = re.compile(r"[^\t\x20-\x7e]")
 
 
 def visible(text: str, token) -> Line:
@@ -61,14 +72,17 @@ def visible(text: str, token) -> Line:
     C1 controls as ``\\u0085``. Nothing in the result can move the cursor or
     change the terminal.
     """
-    if text.isascii() and text.isprintable():  # the common case: nothing to draw
+    # The common case, nothing to draw: str.isprintable() is False for every character drawn
+    # here (Cc, Cf, Cs, Co, Cn, Zl, Zp; it is also False for TAB and Zs spaces, which the loop
+    # below keeps as they are).
+    if text.isprintable():
         return [(token, text)] if text else []
     out: Line = []
     plain_start = 0
-    for i, ch in enumerate(text):
+    for m in _NOT_PLAIN_ASCII.finditer(text):  # printable ASCII and TAB are shown as they are
+        i = m.start()
+        ch = text[i]
         o = ord(ch)
-        if 0x20 <= o < 0x7F or ch == "\t":
-            continue
         if o > 0x9F and not 0xDC80 <= o <= 0xDCFF and unicodedata.category(ch) not in _HIDDEN_CATEGORIES:
             continue
         if plain_start < i:
@@ -148,18 +162,22 @@ def reply_lines(
     is_ehlo = command is not None and command.verb in ("EHLO", "LHLO") and reply.code == 250
     out: list[Line] = []
     shown, hidden = _shown_lines(reply)
+    timestamps = view.timestamps
     for index, line in enumerate(shown):
         if hidden and index == len(shown) - 1:  # before the last line: what was left out
             out.append([*([(tok.MARK, mark)] if mark else []), (tok.HINT, _elided_text(hidden))])
-        frags: Line = [*_prefix(view, t if index == 0 else None)]
+        frags: Line = _prefix(view, t if index == 0 else None) if timestamps else []
         if mark:
             frags.append((tok.MARK, mark))
-        text, cut = _clipped(line.text)
+        text = line.text
+        cut = 0
+        if len(text) > SHOW_LINE_CHARS:
+            text, cut = _clipped(text)
         if line.fragment:  # the rest of a line the parser split for length
             frags.extend(visible(text, text_token))
         elif line.code is not None:
             head = line.raw[:4].decode("ascii", "replace")
-            frags.append((tok.code_token(line.code) if line.code == reply.code else tok.CODE_OTHER, head[:3]))
+            frags.append((code_token if line.code == reply.code else tok.CODE_OTHER, head[:3]))
             if len(head) > 3:
                 frags.append((text_token, head[3]))
             frags.extend(visible(text, text_token))
@@ -212,6 +230,7 @@ def problem_detail(reply: Reply, problem: str) -> str:
 _QUIET_CODES = {220, 221, 250}
 
 
+@functools.lru_cache(maxsize=1024)  # the same EHLO lines come in every session
 def keyword_hint(text: str, *, tls: bool | None = None) -> str | None:
     """The hint after one line of an EHLO reply: ``SIZE 10240000`` -> max message size 10 MB."""
     words = text.split()
@@ -320,9 +339,14 @@ def _argument_fragments(rest: str) -> Line:
 
 def data_line(line: bytes, view: View, *, tls: bool = False) -> Line:
     """One line of message content as the user gave it (before dot-stuffing)."""
-    mark = client_mark(view, tls)
-    frags: Line = [(tok.MARK, mark)] if mark else []
-    return frags + visible(line.decode("utf-8", "surrogateescape"), tok.DATA)
+    return data_text_line(line.decode("utf-8", "surrogateescape"), view, tls=tls)
+
+
+def data_text_line(text: str, view: View, *, tls: bool = False) -> Line:
+    """:func:`data_line` of content already decoded (``surrogateescape``)."""
+    if view.marks is Marks.BARE:  # no mark: most lines are plain text, one fragment
+        return visible(text, tok.DATA)
+    return [(tok.MARK, client_mark(view, tls)), *visible(text, tok.DATA)]
 
 
 # ----- the shell's own voice -------------------------------------------------

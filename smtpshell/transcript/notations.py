@@ -29,7 +29,11 @@ _END = re.compile(r"(?:Connection closed\b|Connection to \S+ closed|\S+: Connect
 _CHATTER = re.compile(
     r"(?:telnet[:>] |Ncat: |nc: |CONNECTED\(\w*\)|(?:\[[^\]]{0,200}\])?[$#%] )"
 )
+# Either of them (one match instead of two or three, where only that counts).
+_START_OR_END = re.compile(f"(?:{_START.pattern}|{_END.pattern})")
+_ANY_CHATTER = re.compile(f"(?:{_START.pattern}|{_END.pattern}|{_CHATTER.pattern})")
 _HINT = re.compile(r"[ \t]+\u21b3")
+_COLON_COMMAND = re.compile(r":[a-z]")
 _SHELL_LINE = re.compile(r"(?:[*!] |:[a-z])")  # the shell's notes and errors, a typed :command
 _CONNECT_CMD = re.compile(rf"\b(?:{_TOOLS})\s+(?:-\S+\s+)*\[?([A-Za-z0-9.:-]+?)\]?(?:\s+|:)([0-9]{{1,5}})\b")
 _CONNECTED_TO = re.compile(r"Connected to (\S+?)\.?$")
@@ -42,8 +46,13 @@ VERBS = frozenset(
 )
 
 
+def _is_hint(text: str) -> bool:
+    """The shell's hint under a line (``    ↳ ...``)."""
+    return (text[:1] == " " or text[:1] == "\t") and _HINT.match(text) is not None
+
+
 def _chatter(text: str) -> bool:
-    return bool(_START.match(text) or _END.match(text) or _CHATTER.match(text))
+    return _ANY_CHATTER.match(text) is not None
 
 
 def _looks_command(text: str) -> bool:
@@ -93,7 +102,7 @@ def run_end(lines: Lines, start: int) -> int:
                 break
             k = nxt  # blank lines, then the server: still the session
             continue
-        if _START.match(text) or _END.match(text):
+        if _START_OR_END.match(text):
             break
         if _chatter(text) or _HINT.match(text) or _SHELL_LINE.match(text):
             k += 1
@@ -132,7 +141,7 @@ def text_sessions(lines: Lines) -> list[tuple[int, int]]:
         while j < n and (not lines[j][1].strip() or _chatter(lines[j][1])) and not _END.match(lines[j][1]):
             j += 1
         k = j
-        while k < n and not _END.match(lines[k][1]) and not _START.match(lines[k][1]):
+        while k < n and not _START_OR_END.match(lines[k][1]):
             k += 1
         if k < n and _END.match(lines[k][1]):
             regions.append((j, k))
@@ -172,8 +181,11 @@ def text_sessions(lines: Lines) -> list[tuple[int, int]]:
 
 def _shell_voice(asm: Assembler, t, text: str) -> bool:
     """The shell's own lines: ``* note``, ``! error``, ``    ↳ hint``, a typed ``:command``."""
-    if _HINT.match(text) or re.match(r":[a-z]", text):
-        return True
+    first = text[:1]
+    if first == " " or first == "\t":
+        return _HINT.match(text) is not None
+    if first == ":":
+        return _COLON_COMMAND.match(text) is not None
     if text.startswith("* "):
         body = text[2:]
         asm.note("tls" if body.startswith(("TLS", "  subject:", "  issuer:", "  names:", "  expires:", "  verified"))
@@ -190,9 +202,17 @@ def feed_text(lines: Lines, asm: Assembler) -> dict:
     regions = text_sessions(lines)
     if regions:
         _host_from_chatter(lines[: regions[0][1]], info)
+    hint = _is_hint
     for start, end in regions:
-        for t, text in lines[start:end]:
-            if _HINT.match(text):
+        k = start
+        while k < end:
+            if asm.in_data:  # message content: a run of lines at once
+                k = asm.content_lines(lines, k, end, hint)
+                if k >= end:
+                    break
+            t, text = lines[k]
+            k += 1
+            if hint(text):
                 continue  # the shell's hints (even after 354: "type the message ...")
             if asm.in_content:
                 asm.client(text, t)
@@ -324,30 +344,70 @@ def feed_sendmail(lines: Lines, asm: Assembler) -> dict:
 
 # (server marks, client marks) per notation: both must occur.
 _DETECT = {
-    "swaks": (re.compile(r"[ \t]*(?:<~\*|<\*\*|<~|<-)[ \t]"), re.compile(r"[ \t]*(?:\*\*>|~\*>|->|~>)(?:[ \t]|$)")),
-    "exim": (re.compile(r"[ \t]*SMTP(?:\([^)\n]{0,40}\))?<<"), re.compile(r"[ \t]*SMTP(?:\([^)\n]{0,40}\))?(?:>>|\|>)")),
-    "sendmail": (re.compile(r"(?:<<<[ \t]|[0-9]{3}(?:[ -]|$))"), re.compile(r">>>(?:[ \t]|$)")),
-    "rfc821": (re.compile(r"[ \t]*R:(?:[ \t]|$)"), re.compile(r"[ \t]*S:(?:[ \t]|$)")),
-    "sc": (re.compile(r"[ \t]*S:(?:[ \t]|$)"), re.compile(r"[ \t]*C:(?:[ \t]|$)")),
+    "swaks": (r"[ \t]*(?:<~\*|<\*\*|<~|<-)[ \t]", r"[ \t]*(?:\*\*>|~\*>|->|~>)(?:[ \t]|$)"),
+    "exim": (r"[ \t]*SMTP(?:\([^)\n]{0,40}\))?<<", r"[ \t]*SMTP(?:\([^)\n]{0,40}\))?(?:>>|\|>)"),
+    "sendmail": (r"(?:<<<[ \t]|[0-9]{3}(?:[ -]|$))", r">>>(?:[ \t]|$)"),
+    "rfc821": (r"[ \t]*R:(?:[ \t]|$)", r"[ \t]*S:(?:[ \t]|$)"),
+    "sc": (r"[ \t]*S:(?:[ \t]|$)", r"[ \t]*C:(?:[ \t]|$)"),
+}
+# The same marks at the start of any line of the lines joined by LF, with an LF in front: one
+# scan at C speed over the whole text finds (and counts) them all. No mark spans an LF, and
+# "$" (MULTILINE) is a line's end.
+_DETECT_LINES = {
+    name: tuple(re.compile("\n(?:" + pattern + ")", re.MULTILINE) for pattern in pair)
+    for name, pair in _DETECT.items()
 }
 
 
-def detect(lines: Lines) -> str:
-    """The notation of these lines (not jsonl: that is told by its header)."""
+def _count(pattern: re.Pattern, joined: str) -> int:
+    return sum(1 for _ in pattern.finditer(joined))
+
+
+def detect(lines: Lines, texts: list[str] | None = None) -> str:
+    """The notation of these lines (not jsonl: that is told by its header).
+
+    Each notation's marks are counted over all lines (both kinds must occur); the most marked
+    lines win. A client count of none settles a notation without counting its server lines.
+    ``texts``: the lines' texts alone, when the caller has them.
+    """
+    joined = "\n" + "\n".join(texts if texts is not None else [text for _t, text in lines])
+    if joined.count("\n") != len(lines):  # an LF inside a line: each line on its own
+        return _detect_line_by_line(lines)
     best, best_count = "text", 0
-    for name, (server_re, client_re) in _DETECT.items():
-        servers = sum(1 for _t, text in lines if server_re.match(text))
-        clients = sum(1 for _t, text in lines if client_re.match(text))
+    for name, (server_re, client_re) in _DETECT_LINES.items():
+        clients = _count(client_re, joined)
+        if not clients or name == "sendmail" and clients < 2:
+            continue
+        servers = _count(server_re, joined)
+        if not servers or servers + clients <= best_count:
+            continue
         if name == "sendmail":
             # Its server lines are bare, as in telnet text: its client lines must
             # be ">>>" lines, not bare commands (a quoted ">>> " in a message).
+            bare_commands = sum(1 for _t, text in lines if _looks_command(text))
+            if clients <= bare_commands:
+                continue
+        best, best_count = name, servers + clients
+    if best == "sc" and _DETECT_LINES["rfc821"][0].search(joined):
+        best = "rfc821"  # "R:" lines: RFC 821, where "S:" is the sender (the client)
+    return best
+
+
+def _detect_line_by_line(lines: Lines) -> str:
+    """:func:`detect`, one line at a time (lines that may hold an LF)."""
+    marks = {name: tuple(re.compile(pattern) for pattern in pair) for name, pair in _DETECT.items()}
+    best, best_count = "text", 0
+    for name, (server_re, client_re) in marks.items():
+        servers = sum(1 for _t, text in lines if server_re.match(text))
+        clients = sum(1 for _t, text in lines if client_re.match(text))
+        if name == "sendmail":
             bare_commands = sum(1 for _t, text in lines if _looks_command(text))
             if clients < 2 or clients <= bare_commands:
                 continue
         if servers and clients and servers + clients > best_count:
             best, best_count = name, servers + clients
-    if best == "sc" and any(_DETECT["rfc821"][0].match(text) for _t, text in lines):
-        best = "rfc821"  # "R:" lines: RFC 821, where "S:" is the sender (the client)
+    if best == "sc" and any(marks["rfc821"][0].match(text) for _t, text in lines):
+        best = "rfc821"
     return best
 
 

@@ -27,6 +27,7 @@ gives events their times; otherwise ``t`` is ``None``.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from smtpshell.transcript.assemble import Assembler
@@ -44,6 +45,7 @@ from smtpshell.transcript.notations import FEEDERS, detect
 NOTATIONS = ("jsonl", "text", "sc", "rfc821", "swaks", "exim", "sendmail")
 
 _TIMESTAMP = re.compile(r"\[ *([0-9]{1,9}\.[0-9]{3})\] ")
+_LINE_TIMESTAMP = re.compile(r"\n\[ *[0-9]{1,9}\.[0-9]{3}\] ")  # at the start of a line after the first
 _HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*")
 
 
@@ -52,12 +54,20 @@ def split_lines(text: str) -> list[str]:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    if "\r" not in text:
+        return lines
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def _stamped(lines: list[str]) -> tuple[list[tuple[float | None, str]], bool]:
-    if not any(_TIMESTAMP.match(line) for line in lines):
-        return [(None, line) for line in lines], False
+def _stamped(lines: list[str], text: str | None = None) -> tuple[list[tuple[float | None, str]], bool]:
+    """``(t, line)`` pairs; ``text``: the text the lines were split from, to look for a timestamp
+    in one scan."""
+    if text is not None:
+        stamped = _TIMESTAMP.match(text) is not None or _LINE_TIMESTAMP.search(text) is not None
+    else:
+        stamped = any(_TIMESTAMP.match(line) for line in lines)
+    if not stamped:
+        return list(zip(itertools.repeat(None), lines)), False
     out = []
     for line in lines:
         m = _TIMESTAMP.match(line)
@@ -87,8 +97,9 @@ def read(text: str, *, notation: str | None = None) -> Transcript:
         raise TranscriptError("empty: there is no session in it")
     if notation == "jsonl" or (notation is None and looks_like_jsonl(text)):
         return transcript_from_jsonl(text)
-    lines, stamped = _stamped(split_lines(text))
-    name = notation or detect(lines)
+    texts = split_lines(text)
+    lines, stamped = _stamped(texts, text)
+    name = notation or detect(lines, None if stamped else texts)
     asm = Assembler(strip_latency=stamped)
     info = FEEDERS[name](lines, asm)
     events = asm.finish()

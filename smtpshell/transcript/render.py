@@ -15,18 +15,67 @@ from __future__ import annotations
 
 from collections import deque
 
-from smtpshell.protocol.replies import NO_CODE, Reply, ReplyParser, parse_line, split_enhanced
+from smtpshell.protocol.replies import (
+    MAX_LINE,
+    NO_CODE,
+    Reply,
+    ReplyLine,
+    ReplyParser,
+    parse_line,
+    split_enhanced,
+)
 from smtpshell.protocol.session import Command
 from smtpshell.transcript import display
 from smtpshell.transcript.display import Line, View
 from smtpshell.transcript.events import ClientLine, Event, Note, ServerReply, to_bytes
 
+# Replies a Renderer keeps parsed (by their text), for the ones that come again.
+_REMEMBER_REPLIES = 4096
+
 # Pauses (seconds) for events that carry no time of their own.
 _PACE = {"command": 1.0, "data": 0.15, "reply": 0.3, "note": 0.1}
 
 
+def _plain_reply(event: ServerReply) -> Reply | None:
+    """The :class:`Reply` the protocol's parser makes of a plain reply, built directly; None when
+    the reply is not plain (the parser then decides).
+
+    Plain: no raw bytes of its own, every line printable ASCII with the event's code, ``CODE-``
+    on every line but the last, ``CODE SP`` (or a bare ``CODE``) on the last, none longer than
+    the parser's line limit -- so the parser finds one reply in it and no problem.
+    """
+    lines, code = event.lines, event.code
+    if event.raw is not None or not lines or code is None or not 100 <= code <= 999:
+        return None
+    prefix = str(code)
+    last = len(lines) - 1
+    out = []
+    for index, text in enumerate(lines):
+        if not (text.startswith(prefix) and text.isascii() and text.isprintable()) or len(text) > MAX_LINE:
+            return None
+        sep = text[3:4]
+        if sep != ("-" if index < last else " ") and not (index == last and sep == ""):
+            return None
+        out.append(ReplyLine(raw=text.encode("ascii"), ending=b"\r\n", code=code, continued=index < last,
+                             text=text[4:]))
+    enhanced = None
+    if code // 100 in (2, 4, 5):
+        enhanced, _ = split_enhanced(out[0].text)
+        if enhanced is not None and enhanced[0] != prefix[0]:
+            enhanced = None
+    return Reply(code=code, lines=tuple(out), enhanced=enhanced, problems=())
+
+
 def to_reply(event: ServerReply) -> Reply:
     """The protocol layer's :class:`Reply` for a transcript reply (for display and hints)."""
+    plain = _plain_reply(event)
+    if plain is not None:
+        return plain
+    return parsed_reply(event)
+
+
+def parsed_reply(event: ServerReply) -> Reply:
+    """:func:`to_reply` the long way, always through the protocol's reply parser."""
     for data in (event.raw, event.wire):
         if data is None:
             continue
@@ -77,6 +126,8 @@ class Renderer:
     def __init__(self, view: View = View()) -> None:
         self.view = view
         self.tls = False
+        self._replies: dict[tuple, Reply] = {}  # the same reply text comes again and again
+        self._shown: dict[tuple, list[Line]] = {}  # and is shown the same way
         self._reset()
 
     def _reset(self) -> None:
@@ -99,7 +150,10 @@ class Renderer:
 
     def _client(self, event: ClientLine) -> list[Line]:
         if event.data:
-            return [display.data_line(event.line.encode("utf-8"), self.view, tls=self.tls)]
+            line = event.line
+            if not line.isascii():
+                line = line.encode("utf-8").decode("utf-8", "surrogateescape")
+            return [display.data_text_line(line, self.view, tls=self.tls)]
         text = _client_text(event)
         if not self._replied and self._pending and self._pending[0][0].verb == "GREETING":
             self._pending.popleft()  # the transcript starts after the greeting
@@ -130,7 +184,6 @@ class Renderer:
         return out
 
     def _reply(self, event: ServerReply) -> list[Line]:
-        reply = to_reply(event)
         self._replied = True
         command, latency = None, None
         if event.code is not None and self._pending:
@@ -141,9 +194,30 @@ class Renderer:
             self._sasl = event.code == 334
             if event.code == 354:
                 self._in_data = True
-        return display.reply_lines(
-            reply, self.view, command=command, tls=self.tls, t=self._t(event.t), latency=latency,
-        )
+        key = (event.code, event.lines, event.raw)
+        if self.view.timestamps:  # each reply's own time and latency: nothing to share
+            return display.reply_lines(
+                self._parsed(key, event), self.view, command=command, tls=self.tls, t=event.t, latency=latency,
+            )
+        # The same reply to the same verb shows the same lines (reply_lines reads only the
+        # command's verb): kept, and a copy handed out.
+        shown_key = (key, command.verb if command is not None else None, self.tls)
+        shown = self._shown.get(shown_key)
+        if shown is None:
+            if len(self._shown) >= _REMEMBER_REPLIES:
+                self._shown.clear()
+            shown = self._shown[shown_key] = display.reply_lines(
+                self._parsed(key, event), self.view, command=command, tls=self.tls,
+            )
+        return [line.copy() for line in shown]
+
+    def _parsed(self, key: tuple, event: ServerReply) -> Reply:
+        reply = self._replies.get(key)
+        if reply is None:
+            if len(self._replies) >= _REMEMBER_REPLIES:
+                self._replies.clear()
+            reply = self._replies[key] = to_reply(event)
+        return reply
 
     def _note(self, event: Note) -> list[Line]:
         text = event.text

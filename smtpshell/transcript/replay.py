@@ -52,20 +52,47 @@ def _read_line_key() -> str:
     return line.strip()[:1] or "\n"
 
 
+# Written at once when buffered (--instant into a file or a pipe): characters.
+_BUFFER_CHARS = 1 << 16
+
+
 class _Screen:
-    def __init__(self, stream: TextIO, renderer: AnsiRenderer) -> None:
+    """Where the lines go. Each event is flushed as it comes (a person is watching the pace),
+    unless ``buffered``: then in large writes, the last one by :meth:`close`."""
+
+    def __init__(self, stream: TextIO, renderer: AnsiRenderer, *, buffered: bool = False) -> None:
         self.stream = stream
         self.renderer = renderer
         try:
             self.tty = stream.isatty()
         except (AttributeError, ValueError):
             self.tty = False
+        self.buffered = buffered and not self.tty
+        self._pending: list[str] = []
+        self._size = 0
 
     def show(self, lines) -> bool:
         if not lines:
             return True
+        text = self.renderer.lines(lines)
+        if self.buffered:
+            self._pending.append(text)
+            self._size += len(text)
+            return self._size < _BUFFER_CHARS or self.close()
         try:
-            self.stream.write(self.renderer.lines(lines))
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            return False
+        return True
+
+    def close(self) -> bool:
+        """Write what is buffered; False when the reader went away."""
+        text, self._pending, self._size = "".join(self._pending), [], 0
+        if not text:
+            return True
+        try:
+            self.stream.write(text)
             self.stream.flush()
         except BrokenPipeError:
             return False
@@ -100,7 +127,7 @@ def replay_offline(
     if speed <= 0:
         raise ValueError("speed must be positive")
     style_cls = style_for(style) if isinstance(style, (str, type(None))) else style
-    screen = _Screen(out_stream, AnsiRenderer(style_cls, color=color))
+    screen = _Screen(out_stream, AnsiRenderer(style_cls, color=color), buffered=instant and not step)
     renderer = Renderer(view)
     events = transcript.events
     if step:
@@ -117,15 +144,24 @@ def replay_offline(
                 if not screen.show(renderer.lines(events[index])):
                     return False
         return True
+    if instant:
+        show, lines = screen.show, renderer.lines
+        try:
+            for event in events:
+                if not show(lines(event)):
+                    return False
+        except BaseException:
+            screen.close()  # what was shown before Ctrl-C (or a bug) still gets out
+            raise
+        return screen.close()
     times = timeline(events)
     previous = times[0] if times else 0.0
     for event, t in zip(events, times):
-        if not instant:
-            gap = t - previous
-            if max_pause is not None:
-                gap = min(gap, max_pause)
-            if gap > 0:
-                sleep(gap / speed)
+        gap = t - previous
+        if max_pause is not None:
+            gap = min(gap, max_pause)
+        if gap > 0:
+            sleep(gap / speed)
         previous = t
         if not screen.show(renderer.lines(event)):
             return False
