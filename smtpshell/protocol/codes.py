@@ -147,6 +147,36 @@ def _sasl() -> dict[str, CodeInfo]:
 
 
 @functools.cache
+def _routine() -> dict[tuple[str, int], tuple[str, str]]:
+    table = {}
+    for fields in _rows("routine_replies.tsv"):
+        verb, code, hint, with_id = (fields + [""] * 4)[:4]
+        table[(verb, int(code))] = (hint, with_id)
+    return table
+
+
+# Postfix "queued as ID", Exim "id=ID", aiosmtpd-based and others "accepted for delivery as ID".
+_QUEUE_ID = r"(?:queued as|\bid=|for delivery as)\s*<?([A-Za-z0-9][\w.@-]{4,})>?"
+
+
+def routine_hint(verb: str, code: int, text: str = "") -> str | None:
+    """What a routine reply (220, 221, 250) to ``verb`` means and what comes next; None if nothing to say.
+
+    ``verb`` is the command answered: GREETING for the banner, "." for the end of DATA,
+    "BDAT LAST" for the last chunk. ``text``: the reply's text, for the queue id it may name.
+    """
+    row = _routine().get((verb, code))
+    if row is None:
+        return None
+    hint, with_id = row
+    if with_id and text:
+        match = _regex(_QUEUE_ID).search(text)
+        if match:
+            return with_id.replace("{id}", match.group(1))
+    return hint
+
+
+@functools.cache
 def failures() -> tuple[Failure, ...]:
     """The common failures, in the order of ``failures.json``."""
     import json

@@ -241,11 +241,22 @@ def keyword_hint(text: str, *, tls: bool | None = None) -> str | None:
     return codes.explain_keyword(keyword + eq, tuple(params), tls=tls)
 
 
+def hint_verb(command: Command | None) -> str | None:
+    """The command a reply's hints depend on: its verb, or "BDAT LAST" for the last chunk."""
+    if command is None:
+        return None
+    if command.verb == "BDAT" and command.line.rstrip().upper().endswith(" LAST"):
+        return "BDAT LAST"
+    return command.verb
+
+
 def reply_hints(reply: Reply, command: Command | None, *, shell_answers: bool = False) -> list[str]:
     """The hints shown under a reply (without the ↳).
 
     One line: the meaning of the basic code and of the enhanced code, and when the reply is
-    a common failure, what to try. Routine replies (220, 221 to QUIT, 250) stay quiet.
+    a common failure, what to try. Routine replies (220, 221 to QUIT, 250) get what happened
+    and what comes next instead (``MAIL`` 250: sender accepted · next: RCPT TO), with the
+    queue id after the message; an EHLO's 250 is explained line by line elsewhere.
     """
     hints: list[str] = []
     code = reply.code
@@ -264,6 +275,10 @@ def reply_hints(reply: Reply, command: Command | None, *, shell_answers: bool = 
             hints.append("answer with a base64 line (a lone * cancels)")
         return hints
     failure = _failure_for(reply, command)
+    if code in _QUIET_CODES and failure is None:
+        routine = codes.routine_hint(hint_verb(command), code, " ".join(reply.texts)[:_MATCH_CHARS]) \
+            if command is not None else None
+        return [routine] if routine else hints
     parts = []
     if code not in _QUIET_CODES or failure is not None:
         meaning = codes.explain_code(code)

@@ -200,8 +200,8 @@ class Renderer:
                 self._parsed(key, event), self.view, command=command, tls=self.tls, t=event.t, latency=latency,
             )
         # The same reply to the same verb shows the same lines (reply_lines reads only the
-        # command's verb): kept, and a copy handed out.
-        shown_key = (key, command.verb if command is not None else None, self.tls)
+        # command's verb, and whether a BDAT is the last: display.hint_verb): kept, and a copy handed out.
+        shown_key = (key, display.hint_verb(command), self.tls)
         shown = self._shown.get(shown_key)
         if shown is None:
             if len(self._shown) >= _REMEMBER_REPLIES:

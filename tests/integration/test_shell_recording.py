@@ -81,7 +81,7 @@ async def test_record_refuses_a_second_recording_and_a_missing_directory(make_sh
     await shell.handle(f":record {tmp_path / 'no' / 'c.jsonl'}")
     assert "No such file or directory" in out.text
     await shell.handle("NOOP")  # and the shell goes on
-    assert out.text.rstrip().endswith("250 OK")
+    assert out.text.rstrip().endswith("250 OK\n    ↳ the connection is alive")
     await shell.quit()
 
 
@@ -107,7 +107,7 @@ async def test_save_to_an_unwritable_place_says_why_and_goes_on(make_shell, smtp
     await shell.handle(f":save {tmp_path}")
     assert f"cannot save to {tmp_path}: Is a directory" in out.text
     await shell.handle("NOOP")
-    assert out.text.rstrip().endswith("250 OK")
+    assert out.text.rstrip().endswith("250 OK\n    ↳ the connection is alive")
     await shell.quit()
 
 

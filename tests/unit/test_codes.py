@@ -26,7 +26,7 @@ TSV = {
     "ehlo_keywords.tsv": (re.compile(r"[A-Z0-9][A-Z0-9_-]*=?"), 5),
     "sasl_mechanisms.tsv": (re.compile(r"[A-Z0-9][A-Z0-9_-]*"), 4),
 }
-OTHER_TABLES = {"failures.json", "verbs.tsv"}  # verbs.tsv: checked in test_toolbar.py (protocol/verbs.py)
+OTHER_TABLES = {"failures.json", "verbs.tsv", "routine_replies.tsv"}  # verbs.tsv: test_toolbar.py; routine_replies.tsv below
 
 # Every RFC a table cites, with its title: a typo in a source ("RFC 7327") fails here.
 KNOWN_RFCS = {
@@ -541,3 +541,34 @@ def test_human_size_never_uses_exponent_notation(n):
 )
 def test_decode_b64(text, decoded):
     assert codes.decode_b64(text) == decoded
+
+
+def test_routine_replies_table_names_known_verbs_and_routine_codes():
+    from smtpshell.protocol.verbs import verbs
+
+    known = set(verbs()) | {"GREETING", ".", "BDAT LAST"}
+    table = codes._routine()
+    assert table, "routine_replies.tsv is empty"
+    for (verb, code), (hint, with_id) in table.items():
+        assert verb in known, verb
+        assert code in (220, 221, 250), (verb, code)
+        assert hint and not hint.endswith("."), (verb, hint)
+        assert not with_id or ("{id}" in with_id and with_id.startswith(hint)), verb
+
+
+@pytest.mark.parametrize(("text", "queue_id"), [
+    ("2.0.0 Ok: queued as 4F49520E01C", "4F49520E01C"),  # Postfix
+    ("OK id=1tPSR2-000123-AB", "1tPSR2-000123-AB"),  # Exim
+    ("2.0.0 Message accepted for delivery as 8DF1B5F8E2", "8DF1B5F8E2"),  # the practice server
+    ("2.0.0 OK  1701234567 a1-20020a17090a0b0100b00-gsmtp", None),  # Gmail: no queue id said
+    ("2.0.0 Ok, as you asked", None),
+])
+def test_the_queue_id_of_an_accepted_message_is_named(text, queue_id):
+    hint = codes.routine_hint(".", 250, text)
+    assert hint.startswith("message accepted: the server is responsible for delivering it now")
+    if queue_id:
+        assert hint.endswith(f" · queue id {queue_id}: look it up in the server's log")
+    else:
+        assert "queue id" not in hint
+    assert codes.routine_hint("BDAT LAST", 250, text) == hint
+    assert codes.routine_hint("BDAT", 250, text) == "chunk accepted · next: BDAT with the next chunk (the last with LAST)"

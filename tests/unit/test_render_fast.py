@@ -118,7 +118,7 @@ def test_a_file_that_starts_with_prose_quoting_other_marks_is_read_in_its_own_no
     transcript = read("\n".join(prose + session) + "\n")
     assert transcript.notation == "sc"
     out = io.StringIO()
-    replay_offline(transcript, out, color=False, instant=True)
+    replay_offline(transcript, out, color=False, instant=True, view=View(hints=False))
     shown = out.getvalue()
     assert shown.startswith("220 mx.example.com ESMTP\nEHLO me.example.org\n250-mx.example.com\n")
     assert "import smtplib" not in shown and "which is odd" not in shown
@@ -265,7 +265,7 @@ def test_a_paced_replay_shows_each_line_before_the_pause_after_it():
     out = io.StringIO()
     seen = []
     replay_offline(Transcript(header=Header(), events=tuple(events), notation="jsonl"), out, color=False,
-                   sleep=lambda seconds: seen.append(out.getvalue()))
+                   view=View(hints=False), sleep=lambda seconds: seen.append(out.getvalue()))
     assert seen == ["220 mx\n", "220 mx\nQUIT\n"]
     assert out.getvalue() == "220 mx\nQUIT\n221 bye\n"
 

@@ -36,11 +36,13 @@ class TTY(io.StringIO):
 
 def test_instant_replay_of_the_seed_shows_the_decoded_334_and_other_hints():
     out = replayed(seed())
-    assert out.startswith("220 mymailserver.com ESMTP Postfix\nehlo h1.home.net\n250-mymailserver.com\n")
+    assert out.startswith("220 mymailserver.com ESMTP Postfix\n"
+                          "    ↳ the server is ready: introduce yourself with EHLO <your host name>\n"
+                          "ehlo h1.home.net\n250-mymailserver.com\n")
     assert "334 UGFzc3dvcmQ6\n    ↳ challenge decodes to: Password:\n" in out
     assert "maximum message size 10 MB" in out  # the EHLO keyword, explained
     assert "\nfrom: name_of_sender <norbert@acodedb.com>\n" in out
-    assert out.endswith("quit\n221 Bye\n")
+    assert out.endswith("quit\n221 Bye\n    ↳ the server ends the session and closes the connection\n")
 
 
 def test_colour_uses_the_shells_classes():
@@ -93,8 +95,9 @@ def test_a_paste_without_times_gets_a_plausible_pace():
 def test_step_mode_one_exchange_per_key_and_q_quits():
     keys = iter(["\n", " ", "q"])
     out = replayed(seed(), instant=False, step=True, read_key=lambda: next(keys))
-    assert out == "220 mymailserver.com ESMTP Postfix\n" + (
-        "ehlo h1.home.net\n" + "".join(line + "\n" for line in replayed(seed()).split("\n")[2:11])
+    greeting = "220 mymailserver.com ESMTP Postfix\n    ↳ the server is ready: introduce yourself with EHLO <your host name>\n"
+    assert out == greeting + (
+        "ehlo h1.home.net\n" + "".join(line + "\n" for line in replayed(seed()).split("\n")[3:12])
         + "auth login dXNlcm5hbWU=\n    ↳ decoded: username\n"
         "334 UGFzc3dvcmQ6\n    ↳ challenge decodes to: Password:\n"
         "    ↳ answer with a base64 line (a lone * cancels)\n"
