@@ -145,7 +145,9 @@ def build_prompt_session(shell: Shell, settings: Settings) -> PromptSession:
 def prompt_message(shell: Shell):
     name = shell.prompt_name()
     cls = {"smtp": "class:prompt", "data": "class:prompt.data", "auth": "class:prompt.auth",
-           "pipe": "class:prompt.pipe"}.get(name, "class:prompt")
+           "pipe": "class:prompt.pipe", "chunk": "class:prompt.data"}.get(name, "class:prompt")
+    if name == "chunk":
+        return [(cls, f"chunk {shell.bdat_owed}> ")]
     return [(cls, f"{name}> ")]
 
 

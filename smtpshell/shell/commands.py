@@ -384,6 +384,9 @@ async def cmd_raw(shell: "Shell", arg: str) -> None:
     if not shell.connected:
         shell.error("not connected")
         return
+    if shell.bdat_owed:
+        await shell.bdat_content(data)  # the typed BDAT's chunk: exact bytes, counted
+        return
     in_data = shell.in_data
     if in_data:
         await shell._flush_data()  # the message lines typed before go first

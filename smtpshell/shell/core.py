@@ -48,6 +48,15 @@ QUIT_WAIT = 2.0  # seconds to wait for 221 when leaving
 CLOSE_WAIT = 1.0  # seconds to wait for the socket to be really gone (TLS close_notify)
 
 
+def _bdat_size(line: str) -> int | None:
+    """The chunk size of a typed ``BDAT n [LAST]`` line, or None."""
+    words = line.split()
+    if len(words) in (2, 3) and words[0].upper() == "BDAT" and words[1].isdigit() \
+            and (len(words) == 2 or words[2].upper() == "LAST"):
+        return int(words[1])
+    return None
+
+
 class Shell:
     """One interactive or scripted session."""
 
@@ -81,6 +90,8 @@ class Shell:
         self.session_log = SessionLog(show_secrets=settings.show_secrets)  # what :save writes
         self.listeners.append(self.session_log)
         self.recorder = None  # the Recorder of --record / :record, while one runs
+        self.bdat_owed = 0  # bytes of a typed BDAT's chunk still to send (typed lines go as its content)
+        self._bdat_command: Command | None = None
         self.addresses: list[str] = []  # of the MAIL FROM / RCPT TO lines sent, most recent first (Tab)
         self._quit_answered = False
         self._record_option_used = False
@@ -137,6 +148,8 @@ class Shell:
             return "data"
         if self.awaiting_sasl:
             return "auth"
+        if self.bdat_owed:
+            return "chunk"
         return "smtp"
 
     # ----- connection events -> screen -------------------------------------
@@ -278,6 +291,7 @@ class Shell:
 
             return await connect_mx(self, target.mx, target.port, implicit_tls=target.implicit_tls)
         await self.close_quietly()
+        self.bdat_owed, self._bdat_command = 0, None
         self.target = target
         self.connection_failed = False
         self._quit_answered = False
@@ -407,6 +421,9 @@ class Shell:
                 return
             await spec.run(self, arg.strip())
             return
+        if self.bdat_owed and self.connected:
+            await self.bdat_content(line.encode("utf-8", "surrogateescape") + b"\r\n")
+            return
         if not line and not self.awaiting_sasl:
             return
         await self.send_command(line, typed=True)
@@ -432,7 +449,31 @@ class Shell:
             return None
         finally:
             self._typing = False
+        chunk = _bdat_size(line) if typed else None
+        if chunk:
+            # The server answers only after the chunk's bytes: waiting here would wait for nothing.
+            self.bdat_owed, self._bdat_command = chunk, out.command
+            self.note(f"the server now reads {chunk} bytes as message content, then answers: type the content "
+                      f"(each line counts with its CRLF) or :raw TEXT for exact bytes; :bdat TEXT counts for you")
+            return None
         return await self.wait_reply(out.command)
+
+    async def bdat_content(self, data: bytes) -> None:
+        """Bytes of a typed BDAT's chunk, as they are; its reply is awaited once the chunk is complete."""
+        owed = self.bdat_owed
+        await self.conn.send_raw(data)
+        self.bdat_owed = max(0, owed - len(data))
+        if self.view.echo_client:
+            self.emit(display.data_line(data.rstrip(b"\r\n"), self.view, tls=self._tls))
+        if len(data) > owed:
+            extra = len(data) - owed
+            self.warn(f"{extra} byte{'s' * (extra != 1)} past the end of the {owed}-byte chunk still owed: "
+                      "the server reads them as the next command")
+        elif self.bdat_owed:
+            self.note(f"{self.bdat_owed} more bytes of the chunk to send")
+        if not self.bdat_owed:
+            command, self._bdat_command = self._bdat_command, None
+            await self.wait_reply(command)
 
     async def wait_reply(self, command: Command | None) -> Reply | None:
         try:

@@ -160,3 +160,25 @@ async def test_large_chunk_uses_the_progress_and_holds_output_meanwhile(esmtpd, 
     assert seen[1:] == sorted(seen[1:]) and seen[-1] == size
     assert emitted_while_open == [0]
     assert esmtpd.messages[0].content == eml.read_bytes()
+
+
+async def test_bdat_typed_by_hand_takes_the_next_lines_as_its_chunk(esmtpd, make_shell, target):
+    """Typed `BDAT n`: the shell does not wait for a reply the server will not send yet; the lines
+    typed next are the chunk (with CRLF), :raw adds exact bytes; the reply comes when n bytes went."""
+    status, out = await session(make_shell, esmtpd, target, *ENVELOPE,
+                                "BDAT 12", "Subject: a", ":expect 250",
+                                "BDAT 9 LAST", r":raw hi", "there", ":expect 250", "NOOP", ":expect 250")
+    assert status is ExitStatus.OK, out
+    [msg] = esmtpd.messages
+    assert msg.chunks == [12, 9]
+    assert msg.content == b"Subject: a\r\nhithere\r\n"
+    assert "the server now reads 12 bytes as message content, then answers: type the content" in out
+    assert "7 more bytes of the chunk to send" in out  # after :raw hi
+    assert "no reply within" not in out
+
+
+async def test_typed_chunk_lines_past_the_size_are_warned_about(esmtpd, make_shell, target):
+    status, out = await session(make_shell, esmtpd, target, *ENVELOPE, "BDAT 3 LAST", "hello")
+    assert "4 bytes past the end of the 3-byte chunk still owed: the server reads them as the next command" in out
+    [msg] = esmtpd.messages
+    assert msg.content == b"hel"
