@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
+import os
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -118,23 +120,46 @@ class ChainReport:
 
 
 def trust_store(cafile: str | None) -> tuple[list[x509.Certificate], str]:
-    """The certificates verification trusts: the system's store plus ``--cafile`` (as the shell's TLS does)."""
+    """The certificates verification trusts, read from where the handshake reads them
+    (``tls.make_context``): the system's hashed CA directory when there is one, else its
+    bundle file (or SSL_CERT_FILE); plus ``--cafile``."""
     import ssl
 
+    directory = tlsmod._hashed_system_dir()
+    if directory is not None:
+        files = sorted(os.path.join(directory, e.name) for e in os.scandir(directory) if _HASHED.fullmatch(e.name))
+        system = [(path, None) for path in files]
+        label = f"system store {directory}"
+    else:
+        bundle = ssl.get_default_verify_paths().cafile
+        system = [(bundle, None)] if bundle else []
+        label = f"system store {bundle}"
     certs: list[x509.Certificate] = []
     names = []
-    system = ssl.get_default_verify_paths().cafile
-    for path, label in ((system, f"system store {system}"), (cafile, f"--cafile {cafile}")):
-        if not path:
-            continue
+    read = _read_pem(system)
+    if system:
+        certs += read
+        names.append(label if read else f"{label} (unreadable)")
+    if cafile:
+        extra = _read_pem([(cafile, None)])
+        certs += extra
+        names.append(f"--cafile {cafile}" if extra else f"--cafile {cafile} (unreadable)")
+    return certs, " + ".join(names) or "no trust store found"
+
+
+_HASHED = re.compile(r"[0-9a-f]{8}\.[0-9]+")
+
+
+def _read_pem(paths) -> list[x509.Certificate]:
+    certs: list[x509.Certificate] = []
+    for path, _ in paths:
         try:
             with open(path, "rb") as f, warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # old roots with odd serial numbers: cryptography warns, still loads
                 certs += x509.load_pem_x509_certificates(f.read())
-            names.append(label)
         except (OSError, ValueError):
-            names.append(f"{label} (unreadable)")
-    return certs, " + ".join(names) or "no trust store found"
+            continue
+    return certs
 
 
 def analyse(chain: tuple[bytes, ...], *, hostname: str, cafile: str | None = None,

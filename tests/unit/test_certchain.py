@@ -164,3 +164,23 @@ def test_garbage_in_the_chain_is_counted_not_fatal(ca):
 def test_no_certificate_at_all():
     report = certchain.analyse((), hostname="mail.example.com", now=NOW, store=([], "x"))
     assert report.problems == ("the server sent no certificate",) and report.name_matches is None
+
+
+def test_the_trust_store_is_read_where_the_handshake_reads_it(tmp_path, monkeypatch):
+    """A hashed CA directory (SSL_CERT_DIR, /etc/ssl/certs on Debian) is what make_context trusts,
+    so :tls checks against the same certificates; --cafile comes on top."""
+    import subprocess
+
+    system, private = trustme.CA(organization_name="System CA"), trustme.CA(organization_name="Private CA")
+    (tmp_path / "certs").mkdir()
+    system.cert_pem.write_to_path(str(tmp_path / "certs" / "system.pem"))
+    subprocess.run(["openssl", "rehash", str(tmp_path / "certs")], check=True)
+    private.cert_pem.write_to_path(str(tmp_path / "private.pem"))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "certs"))
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    certs, words = certchain.trust_store(str(tmp_path / "private.pem"))
+    assert words == f"system store {tmp_path / 'certs'} + --cafile {tmp_path / 'private.pem'}"
+    orgs = sorted(c.subject.rfc4514_string().split("O=")[-1].split(",")[0] for c in certs)
+    assert orgs == ["Private CA", "System CA"]
+    leaf = system.issue_cert("mail.example.com")
+    assert certchain.analyse(chain_of(leaf), hostname="mail.example.com", now=NOW).problems == ()

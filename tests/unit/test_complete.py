@@ -74,6 +74,7 @@ def test_verbs_follow_what_the_server_advertised():
 def test_starttls_is_gone_once_tls_is_up():
     assert offered("st") == ["STARTTLS"]
     assert offered("st", POSTFIX_TLS, tls=True) == []
+    assert offered("st", POSTFIX, tls=True) == []  # even from a server that still (wrongly) advertises it
     assert "AUTH" in offered("", POSTFIX_TLS, tls=True)
 
 
@@ -128,6 +129,8 @@ def test_rcpt_offers_dsn_parameters_with_dsn_only():
         "ORCPT=rfc822;"]
     assert offered("RCPT TO:<bob@example.com> NOTIFY=N") == ["NOTIFY=NEVER"]
     assert offered("RCPT TO:<bob@example.com> NOTIFY=NEVER ") == ["ORCPT=rfc822;bob@example.com", "ORCPT=rfc822;"]
+    assert offered("RCPT TO:<bob@example.com> ORCPT=rfc822;bob@example.com ") == [
+        "NOTIFY=SUCCESS,FAILURE,DELAY", "NOTIFY=FAILURE,DELAY", "NOTIFY=NEVER"]  # ORCPT once
     assert offered("RCPT TO:<bob@example.com> ", AIOSMTPD) == []  # aiosmtpd has no DSN
     assert offered("RCPT TO:<bob@example.com> ", EVERYTHING) == ["RRVS="]
 

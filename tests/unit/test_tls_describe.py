@@ -2,6 +2,7 @@
 import on the start path); it must read exactly as the cryptography-based one used without verification."""
 
 import ssl
+import subprocess
 
 import pytest
 import trustme
@@ -75,8 +76,6 @@ def _verifies(client_ctx: ssl.SSLContext, ca: trustme.CA) -> bool:
 
 def test_system_cas_are_found_in_a_hashed_directory(tmp_path, monkeypatch):
     """SSL_CERT_DIR names a hashed directory (as /etc/ssl/certs is on Debian): its CAs are trusted, others not."""
-    import subprocess
-
     ca, stranger = trustme.CA(), trustme.CA()
     ca.cert_pem.write_to_path(str(tmp_path / "system-ca.pem"))
     subprocess.run(["openssl", "rehash", str(tmp_path)], check=True)
@@ -99,8 +98,6 @@ def test_ssl_cert_file_is_honoured(tmp_path, monkeypatch):
 def test_cafile_adds_to_the_system_store(tmp_path, monkeypatch):
     system, private = trustme.CA(), trustme.CA()
     system.cert_pem.write_to_path(str(tmp_path / "system-ca.pem"))
-    import subprocess
-
     subprocess.run(["openssl", "rehash", str(tmp_path)], check=True)
     monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)

@@ -1,10 +1,9 @@
 """The practice server's CHUNKING, implicit-TLS listener and AUTH in any case, byte by byte.
 
-test_scenarios.py drives them with the shell, beside Postfix and Exim; here are the edges a
-client does not reach on its own: BDAT out of order, too big, refused by a mode, DATA after
-BDAT. A real PracticeServer on 127.0.0.1, port 0, in the test's event loop; raw asyncio
-streams, so every byte on the wire is the test's. (These need no MTA: they sit here, beside the
-scenarios they back, and carry the directory's `interop` marker.)
+tests/interop/test_scenarios.py drives them with the shell, beside Postfix and Exim; here are
+the edges a client does not reach on its own: BDAT out of order, too big, refused by a mode,
+DATA after BDAT. A real PracticeServer on 127.0.0.1, port 0, in the test's event loop; raw
+asyncio streams, so every byte on the wire is the test's.
 """
 
 from __future__ import annotations
@@ -78,7 +77,7 @@ ENVELOPE = b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"  # after 
 
 
 @pytest.mark.parametrize(("sent", "expected"), [
-    pytest.param(ENVELOPE + b"BDAT 6\r\n.dot\r\nBDAT 0 LAST\r\n",
+    pytest.param(ENVELOPE + b"BDAT 6\r\n.dot\r\nBDAT 11 LAST\r\nhi\r\n..dot\r\n",
                  ["250 2.1.0 Sender <a@example.com> ok", "250 2.1.5 Recipient <b@example.com> ok",
                   "250 2.0.0 6 octets received", "250 2.0.0 Message accepted for delivery as *"], id="chunks"),
     pytest.param(b"BDAT 6\r\nQUIT\r\nNOOP\r\n",  # the chunk's QUIT is data
@@ -98,7 +97,7 @@ async def test_bdat_replies(tmp_path: Path, sent: bytes, expected: list[str]) ->
         assert line.startswith(want[:-1]) if want.endswith("*") else line == want, got
     if "Message accepted" in expected[-1]:
         [message] = stored(server)
-        assert message.endswith(b"\r\n.dot\r\n")  # BDAT: no dot-unstuffing
+        assert message.endswith(b"\r\n.dot\r\nhi\r\n..dot\r\n")  # BDAT: no dot-unstuffing, at a chunk's start or inside
         assert b"with ESMTP id " in message
 
 
