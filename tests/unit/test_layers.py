@@ -46,3 +46,41 @@ def test_each_layer_imports_only_downwards(layer):
         for name in imported_names(path) & FORBIDDEN[layer]
     }
     assert not wrong, sorted(wrong)
+
+
+# Modules inside a layer that must stay pure (no I/O, testable without a network): module -> the
+# module prefixes they must never import (a dotted prefix, matched whole: "smtpshell.net" is not
+# "smtpshell.network").
+PURE_MODULES = {
+    f"shell/live_replay/{name}.py": (
+        "asyncio", "socket", "ssl", "selectors", "smtpshell.net", "smtpshell.server", "smtpshell.repl",
+        "smtpshell.cli", "smtpshell.cli_transcripts", "smtpshell.transcript.capture",
+        "smtpshell.shell.live_replay.runner", "prompt_toolkit",
+    )
+    for name in ("steps", "verdicts", "report")
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module the file imports, dotted in full (``from a import b`` counts as ``a`` and ``a.b``)."""
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return modules
+
+
+@pytest.mark.parametrize("module", sorted(PURE_MODULES))
+def test_pure_modules_import_no_io(module):
+    path = PACKAGE / module
+    assert path.is_file(), module
+    wrong = sorted(
+        f"{module} imports {name}"
+        for name in imported_modules(path)
+        for prefix in PURE_MODULES[module]
+        if name == prefix or name.startswith(prefix + ".")
+    )
+    assert not wrong, wrong
