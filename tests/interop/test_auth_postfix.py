@@ -1,20 +1,15 @@
 """:auth against Postfix with Cyrus SASL: every mechanism both sides support, SCRAM included."""
 
-import subprocess
-import sys
 
 import pytest
 
 from tests.support.script import b64
+from tests.support.process import run_cli_sync
 
 MECHS = ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]
 
 
-def smtpshell(*args, env=None, tmp_path):
-    environ = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"), "PATH": "/usr/bin:/bin"}
-    environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "smtpshell", *args], capture_output=True, text=True,
-                          env=environ, timeout=60)
+smtpshell = run_cli_sync
 
 
 @pytest.mark.parametrize("mech", MECHS)

@@ -10,17 +10,14 @@ tests below pin that down (and would tell when the harness or the package change
 """
 
 import re
-import subprocess
-import sys
 import uuid
 
 from smtpshell.protocol import smuggling
+from tests.support.process import run_cli_sync
 
 
 def smtpshell(postfix, *args, tmp_path):
-    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"), "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "smtpshell", postfix.host, str(postfix.port), *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return run_cli_sync(postfix.host, postfix.port, *args, tmp_path=tmp_path, timeout=120)
 
 
 def c(*lines: str) -> list[str]:

@@ -3,16 +3,12 @@ Postfix's own; what arrives is read back from the Maildir."""
 
 import email
 import email.policy
-import subprocess
-import sys
 import uuid
+from tests.support.process import run_cli_sync
 
 
 def smtpshell(*args, env=None, tmp_path):
-    environ = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"), "PATH": "/usr/bin:/bin"}
-    environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "smtpshell", *args, "--color", "never"], capture_output=True,
-                          env=environ, timeout=120)
+    return run_cli_sync(*args, "--color", "never", tmp_path=tmp_path, env=env, timeout=120, text=False)
 
 
 def out(result) -> str:

@@ -4,20 +4,15 @@ EHLO capability changes show without counting; the seed's telnet session shows w
 refuses today."""
 
 import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
+from tests.support.process import run_cli_sync
 
 SEED = Path(__file__).parents[1] / "unit" / "samples_transcript" / "seed-telnet-esmtp-auth-session.txt"
 
 
 def smtpshell(*args, stdin: str = "", env=None, tmp_path):
-    environ = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"), "PATH": "/usr/bin:/bin",
-               "COLUMNS": "80"}
-    environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "smtpshell", *map(str, args)], input=stdin,
-                          capture_output=True, text=True, env=environ, timeout=60)
+    return run_cli_sync(*args, stdin=stdin, env={"COLUMNS": "80", **(env or {})}, tmp_path=tmp_path)
 
 
 def record_session(postfix, tmp_path, msgid: str) -> Path:

@@ -19,8 +19,6 @@ Where the shell lacks what a server offers, the parametrisation says so with a s
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 
@@ -30,6 +28,7 @@ import pytest
 from tests.interop.conftest import EximInstance, PostfixInstance, PracticeInstance
 from tests.support.script import b64
 from tests.support.terminal import terminal_factory
+from tests.support.process import run_cli_sync
 
 SERVER_NAMES = ("practice", "postfix", "exim")
 OUTSIDE = "someone@elsewhere.invalid"  # not a local domain of any of the three
@@ -130,11 +129,7 @@ def expected(server: Server, request: pytest.FixtureRequest) -> Expected:
 # --- running the CLI ------------------------------------------------------------------------------
 
 
-def smtpshell(*args: str, tmp_path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """`smtpshell ARGS` as a process, its HOME and state under TMP_PATH; STDIN fed to it."""
-    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"), "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "smtpshell", *args], input=stdin, capture_output=True, text=True,
-                          env=env, timeout=60)
+smtpshell = run_cli_sync  # `smtpshell ARGS` as a process, HOME and state under tmp_path
 
 
 def c(*lines: str) -> list[str]:

@@ -4,21 +4,16 @@ scenarios every server shares -- STARTTLS, implicit TLS, :auth with each mechani
 session (DATA with dot-stuffing, scripted and typed in the REPL), relay refused, PIPELINING,
 CHUNKING -- are in test_scenarios.py, against Exim, Postfix and the practice server alike."""
 
-import subprocess
-import sys
 
 import pytest
 
 from tests.support.script import b64
+from tests.support.process import run_cli_sync
 
 MECHS = ["PLAIN", "LOGIN", "CRAM-MD5"]
 
 
-def smtpshell(*args, stdin: str = "", env=None, tmp_path):
-    environ = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"), "PATH": "/usr/bin:/bin"}
-    environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "smtpshell", *args], input=stdin, capture_output=True,
-                          text=True, env=environ, timeout=60)
+smtpshell = run_cli_sync
 
 
 # --- :auth -----------------------------------------------------------------------------------

@@ -4,14 +4,10 @@ mechanism, the seed session (DATA with dot-stuffing, scripted and typed in the R
 refused, PIPELINING, CHUNKING -- are in test_scenarios.py, against Postfix, Exim and the
 practice server alike."""
 
-import subprocess
-import sys
+from tests.support.process import run_cli_sync
 
 
-def smtpshell(*args, tmp_path):
-    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"), "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "smtpshell", *args], capture_output=True,
-                          text=True, env=env, timeout=60)
+smtpshell = run_cli_sync
 
 
 def test_submission_wants_starttls_first(postfix, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 
 
@@ -22,3 +23,14 @@ async def run_cli(*args: str, stdin: bytes | None = None, env: dict[str, str] | 
     )
     out, err = await asyncio.wait_for(proc.communicate(stdin or b""), 30)
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def run_cli_sync(*args, tmp_path, stdin: str = "", env: dict[str, str] | None = None, timeout: float = 60,
+                 text: bool = True) -> subprocess.CompletedProcess:
+    """``smtpshell ARGS`` as a process, blocking (for tests that are not async): HOME and
+    XDG_STATE_HOME under tmp_path, a plain PATH, ``env`` on top; output as text unless ``text=False``."""
+    environ = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"), "PATH": "/usr/bin:/bin"}
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "smtpshell", *map(str, args)],
+                          input=stdin if text else stdin.encode(), capture_output=True, text=text,
+                          env=environ, timeout=timeout)
