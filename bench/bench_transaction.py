@@ -83,6 +83,10 @@ def clients(pf: dict[str, str]) -> dict[str, list[str]]:
         # Not a client: the floor under any asyncio client in Python, for reading the gap.
         "python -c 'import asyncio, ssl'": [sys.executable, "-c", "import asyncio, ssl"],
     }
+    if os.environ.get("SSL_CERT_FILE"):
+        # With SSL_CERT_FILE set OpenSSL loads that whole bundle before the handshake (net/tls.py
+        # honours it); without it smtpshell reads the hashed CA directory on demand. Both shown.
+        out["smtpshell -c (SSL_CERT_FILE unset)"] = ["env", "-u", "SSL_CERT_FILE", *out["smtpshell -c"]]
     if shutil.which("swaks"):
         out["swaks"] = ["swaks", "--server", f"{host}:{port}", "--ehlo", "bench", "--tls",
                         "--tls-verify", "--tls-ca-path", ca, "--auth", "PLAIN",
