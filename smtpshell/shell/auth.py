@@ -74,6 +74,15 @@ def parse_args(arg: str) -> AuthRequest:
     mechanism = None
     if rest and rest[0].upper() in sasl.SUPPORTED:
         mechanism = rest.pop(0).upper()
+    elif rest:
+        from smtpshell.protocol import codes
+
+        info = codes.sasl_info(rest[0].upper())  # a mechanism :auth does not speak, not a user name
+        if info is not None:
+            name = rest[0].upper()
+            raise AuthUsage(f"{name} is not a mechanism :auth speaks ({info.meaning}); it speaks "
+                            f"{', '.join(sasl.SUPPORTED)}; to try {name} by hand, type AUTH {name} "
+                            "and answer each 334 (:b64 encodes)")
     if len(rest) > 2:
         raise AuthUsage("too many words: :auth [MECH] [USER] [PASSWORD]")
     return AuthRequest(

@@ -182,3 +182,14 @@ async def test_auth_require_tls_538_is_explained(make_shell, tmp_path):
         user = server.users[0]
         await run_script(shell, lines("EHLO me", f"AUTH PLAIN {b64(chr(0) + user.name + chr(0) + user.password)}"))
         assert "538" in out.text or "530" in out.text or "503" in out.text, out.text
+
+
+async def test_a_mechanism_auth_does_not_speak_is_named_not_taken_for_a_user(connect, practice):
+    """`:auth digest-md5 alice` (Postfix with Cyrus offers DIGEST-MD5): said plainly, nothing sent."""
+    shell, out = await connect(env={"SMTPSHELL_PASSWORD": "wonderland"})
+    status = await run_script(shell, lines("EHLO me", ":auth digest-md5 alice"))
+    assert status is ExitStatus.USAGE
+    assert ("DIGEST-MD5 is not a mechanism :auth speaks (MD5 challenge-response (moved to Historic)); it speaks "
+            "SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN, OAUTHBEARER, XOAUTH2; to try DIGEST-MD5 by hand, "
+            "type AUTH DIGEST-MD5 and answer each 334") in out.text
+    assert "\nAUTH" not in out.text  # no AUTH went out as a user named "digest-md5"
