@@ -258,7 +258,9 @@ def _explain_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="smtpshell explain",
                                 description="Explain a reply code (550), an enhanced status code "
                                 "(5.7.1), a whole reply line, or an EHLO keyword (PIPELINING).")
-    p.add_argument("text", nargs="+")
+    p.add_argument("text", nargs="+", metavar="TEXT",
+                   help='a code (550), an enhanced code (5.7.1), a reply line ("550 5.7.1 Relaying denied") '
+                   "or an EHLO keyword (PIPELINING, SIZE 10240000)")
     args = p.parse_args(argv)
     from smtpshell.shell.explain import explain
 

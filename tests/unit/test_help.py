@@ -2,6 +2,7 @@
 
 import argparse
 import re
+import re
 import subprocess
 import sys
 
@@ -63,3 +64,20 @@ def test_every_option_a_command_takes_is_explained_in_its_help(name):
     spec = REGISTRY[name]
     text = f"{spec.syntax}\n{spec.help}"
     assert [o for o in spec.options if not _names(o, text)] == []
+
+
+@pytest.mark.parametrize("command", ["serve", "replay", "convert", "explain"])
+def test_every_subcommand_option_is_explained_in_its_help(command):
+    """`smtpshell SUB --help`: each option listed has a description (on its line or the next)."""
+    shown = subprocess.run([sys.executable, "-m", "smtpshell", command, "--help"], capture_output=True, text=True,
+                           env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}, check=True).stdout.splitlines()
+    option = re.compile(r"  -\S+( \S+)?(, -\S+( \S+)?)*(  +\S.*)?")  # not a group's prose that starts "--x …"
+    entries = [(i, line) for i, line in enumerate(shown) if option.fullmatch(line)]
+    assert entries, f"no options in smtpshell {command} --help"
+    unexplained = []
+    for i, line in entries:
+        same_line = len(line.strip().split("  ", 1)) == 2  # "--speed X             X times …"
+        next_line = i + 1 < len(shown) and shown[i + 1].startswith(" " * 10) and shown[i + 1].strip()
+        if not (same_line or next_line):
+            unexplained.append(line.strip())
+    assert unexplained == []
