@@ -291,10 +291,12 @@ class PracticeInstance(MaildirDeliveries):
 
 class _Drain:
     """Copies a process's output to a file as it comes (so the pipe never fills up) and
-    tells when a given line has been seen."""
+    tells when a given line has been seen (``ready``) or the output ended without it:
+    ``seen`` is set either way, so a server that dies at start is noticed at once."""
 
     def __init__(self, stream, path: Path, ready_line: str) -> None:
         self.seen = threading.Event()
+        self.ready = False
         self._stream, self._path, self._ready_line = stream, path, ready_line
         self._thread = threading.Thread(target=self._run, name=f"drain {path.name}", daemon=True)
         self._thread.start()
@@ -305,7 +307,9 @@ class _Drain:
                 log.write(line)
                 log.flush()
                 if line.rstrip("\n") == self._ready_line:
+                    self.ready = True
                     self.seen.set()
+        self.seen.set()  # the output ended (the process exited): whoever waits stops waiting
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
@@ -343,7 +347,7 @@ def practice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PracticeInsta
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     drain = _Drain(process.stdout, log, PRACTICE_READY)
     try:
-        if not drain.seen.wait(PRACTICE_START_TIMEOUT):
+        if not drain.seen.wait(PRACTICE_START_TIMEOUT) or not drain.ready:
             pytest.fail(f"smtpshell serve did not start within {PRACTICE_START_TIMEOUT:g}s "
                         f"(exit status {process.poll()}):\n{log.read_text()}", pytrace=False)
         intro = parse_practice_intro(log.read_text())
