@@ -64,6 +64,18 @@ _PICTURES = {0x0D: "␍", 0x0A: "␊", 0x00: "␀", 0x1B: "␛", 0x7F: "␡"}
 _NOT_PLAIN_ASCII = re.compile(r"[^\t\x20-\x7e]")
 
 
+def escaped(o: int) -> str:
+    """How a character that is not shown as it is gets drawn: a byte that was not UTF-8 as \\xHH,
+    a control as its picture (␍ ␊ ␀ …), anything else hidden (bidi marks, …) as \\uHHHH."""
+    if 0xDC80 <= o <= 0xDCFF:
+        return f"\\x{o - 0xDC00:02x}"
+    if o in _PICTURES:
+        return _PICTURES[o]
+    if o < 0x20:
+        return chr(0x2400 + o)
+    return f"\\u{o:04x}"
+
+
 def visible(text: str, token) -> Line:
     """``text`` with every non-printable character drawn visibly (ESCAPE token).
 
@@ -87,15 +99,7 @@ def visible(text: str, token) -> Line:
             continue
         if plain_start < i:
             out.append((token, text[plain_start:i]))
-        if 0xDC80 <= o <= 0xDCFF:
-            shown = f"\\x{o - 0xDC00:02x}"
-        elif o in _PICTURES:
-            shown = _PICTURES[o]
-        elif o < 0x20:
-            shown = chr(0x2400 + o)
-        else:
-            shown = f"\\u{o:04x}"
-        out.append((tok.ESCAPE, shown))
+        out.append((tok.ESCAPE, escaped(o)))
         plain_start = i + 1
     if plain_start < len(text):
         out.append((token, text[plain_start:]))

@@ -79,18 +79,14 @@ class _Screen:
             self._pending.append(text)
             self._size += len(text)
             return self._size < _BUFFER_CHARS or self.close()
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except BrokenPipeError:
-            return False
-        return True
+        return self._write(text)
 
     def close(self) -> bool:
         """Write what is buffered; False when the reader went away."""
         text, self._pending, self._size = "".join(self._pending), [], 0
-        if not text:
-            return True
+        return self._write(text) if text else True
+
+    def _write(self, text: str) -> bool:
         try:
             self.stream.write(text)
             self.stream.flush()

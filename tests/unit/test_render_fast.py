@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from smtpshell.highlight import tokens as tok
 from smtpshell.transcript import display
 from smtpshell.transcript.assemble import Assembler
-from smtpshell.transcript.display import Marks, View
+from smtpshell.transcript.display import Marks, View, escaped
 from smtpshell.transcript.events import ClientLine, Header, ServerReply, Transcript
 from smtpshell.transcript.notations import _detect_line_by_line, detect, feed_text
 from smtpshell.transcript.readers import read, split_lines
@@ -34,7 +34,6 @@ SAMPLE_DIR = Path(__file__).parent / "samples_transcript"
 # ----- visible ---------------------------------------------------------------------------------
 
 _HIDDEN = {"Cf", "Zl", "Zp", "Cc", "Co", "Cn"}
-_PICTURES = {0x0D: "␍", 0x0A: "␊", 0x00: "␀", 0x1B: "␛", 0x7F: "␡"}
 
 
 def visible_char_by_char(text: str, token):
@@ -48,15 +47,7 @@ def visible_char_by_char(text: str, token):
             continue
         if plain_start < i:
             out.append((token, text[plain_start:i]))
-        if 0xDC80 <= o <= 0xDCFF:
-            shown = f"\\x{o - 0xDC00:02x}"
-        elif o in _PICTURES:
-            shown = _PICTURES[o]
-        elif o < 0x20:
-            shown = chr(0x2400 + o)
-        else:
-            shown = f"\\u{o:04x}"
-        out.append((tok.ESCAPE, shown))
+        out.append((tok.ESCAPE, escaped(o)))  # the drawing of one character is the same; which ones, and where, is tested
         plain_start = i + 1
     if plain_start < len(text):
         out.append((token, text[plain_start:]))
