@@ -47,6 +47,7 @@ from smtpshell.protocol.replies import Reply, ReplyParser
 from smtpshell.protocol.xclient import login_of as xclient_login
 
 MAX_COMMAND_LINE = 512  # RFC 5321 4.5.3.1.4, CRLF included
+MAX_TEXT_LINE = 1000  # RFC 5321 4.5.3.1.6: a line of message text, CRLF included
 _RCPT_TO = re.compile(r"\s*RCPT\s+TO:\s*(<[^>]*>|\S+)", re.IGNORECASE)
 
 
@@ -148,6 +149,8 @@ class Session:
         self._sasl_mech = ""
         self.sasl_step = 0  # SASL responses sent in the current AUTH exchange
         self._accepted: list[str] = []  # addresses of the RCPTs accepted in this transaction
+        self._declared_8bit = False  # MAIL FROM said BODY=8BITMIME / BINARYMIME / SMTPUTF8
+        self._warned_8bit = False  # said once per message
         self._lmtp_due: deque[tuple[str, tuple[int, int]]] = deque()  # LMTP replies still to come
         self._lmtp_for: Command | None = None  # the dot or BDAT LAST they answer
         self._quit_acknowledged = False
@@ -280,6 +283,25 @@ class Session:
                 self._note_sasl_response(words[2], initial=True)
         return self._queue(command, tuple(warnings))
 
+    def data_line_warnings(self, line: bytes) -> tuple[str, ...]:
+        """What to say before a line of message content goes out (it goes out anyway): a line
+        over RFC 5321's limit, and once per message 8-bit bytes the server or MAIL did not allow."""
+        warnings = []
+        if len(line) + 2 > MAX_TEXT_LINE:
+            warnings.append(f"line is {len(line) + 2} bytes; RFC 5321 allows {MAX_TEXT_LINE} for a line of message "
+                            "text (CRLF included): servers may refuse the message or break the line")
+        if not self._warned_8bit and not line.isascii():
+            caps = self.capabilities
+            if caps is not None and "8BITMIME" not in caps and "SMTPUTF8" not in caps:
+                self._warned_8bit = True
+                warnings.append("8-bit bytes in the message, and the server did not advertise 8BITMIME: it may "
+                                "refuse or mangle them (send the body quoted-printable or base64)")
+            elif caps is not None and not self._declared_8bit:
+                self._warned_8bit = True
+                warnings.append("8-bit bytes in the message, but MAIL FROM did not declare BODY=8BITMIME "
+                                "(RFC 6152; SMTPUTF8 for UTF-8 addresses and headers)")
+        return tuple(warnings)
+
     def send_data_line(self, line: bytes | str) -> bytes:
         """One line of message content after 354: dot-stuffed, CRLF added."""
         if isinstance(line, str):
@@ -364,6 +386,8 @@ def _mail(s: Session, r: Reply, c: Command) -> None:
     if r.code == 250:
         s.phase = Phase.MAIL
         s.recipients = 0
+        params = c.line.upper().split()[2:]
+        s._declared_8bit = any(p in ("BODY=8BITMIME", "BODY=BINARYMIME", "SMTPUTF8") for p in params)
 
 
 def _rcpt(s: Session, r: Reply, c: Command) -> None:
@@ -384,6 +408,7 @@ def _rcpt_address(line: str) -> str:
 def _data(s: Session, r: Reply, c: Command) -> None:
     if r.code == 354:
         s.phase = Phase.DATA
+        s._warned_8bit = False
 
 
 def _end_of_message(s: Session, r: Reply, c: Command) -> None:

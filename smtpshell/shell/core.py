@@ -493,6 +493,8 @@ class Shell:
             await self.end_data(typed=True)
             return
         raw = line.encode("utf-8", "surrogateescape")
+        for warning in self.session.data_line_warnings(raw):
+            self.warn(warning)
         self._data += self.session.send_data_line(raw)
         if self.view.echo_client:
             self.emit(display.data_line(raw, self.view, tls=self._tls))

@@ -735,3 +735,40 @@ def test_sasl_answer_that_is_not_base64_is_warned_but_sent(answer, warned):
     out = s.send_line(answer)
     assert out.data == answer.encode() + b"\r\n"
     assert any("not base64" in w for w in out.warnings) is warned
+
+
+def in_data(session: Session, mail: str = "MAIL FROM:<a@example.com>") -> Session:
+    exchange(session, mail, b"250 ok\r\n")
+    exchange(session, "RCPT TO:<b@example.com>", b"250 ok\r\n")
+    exchange(session, "DATA", b"354 go ahead\r\n")
+    assert session.phase is Phase.DATA
+    return session
+
+
+def test_a_message_line_over_1000_bytes_is_warned_about():
+    session = in_data(greeted())
+    assert session.data_line_warnings(b"x" * 998) == ()  # 998 + CRLF: exactly the limit
+    [warning] = session.data_line_warnings(b"x" * 999)
+    assert warning.startswith("line is 1001 bytes; RFC 5321 allows 1000 for a line of message text")
+
+
+def test_8bit_content_without_8bitmime_is_warned_about_once_per_message():
+    session = in_data(greeted(ehlo=EHLO_BARE))
+    [warning] = session.data_line_warnings("Subject: héllo".encode())
+    assert warning.startswith("8-bit bytes in the message, and the server did not advertise 8BITMIME")
+    assert session.data_line_warnings("ünïcode".encode()) == ()  # said once
+    session.end_data()
+    feed(session, b"250 queued\r\n")
+    in_data(session)
+    assert len(session.data_line_warnings("again ü".encode())) == 1  # a new message: said again
+
+
+def test_8bit_content_needs_body_8bitmime_on_mail_when_offered():
+    session = in_data(greeted())
+    [warning] = session.data_line_warnings("héllo".encode())
+    assert "MAIL FROM did not declare BODY=8BITMIME" in warning
+    session.end_data()
+    feed(session, b"250 queued\r\n")
+    in_data(session, "MAIL FROM:<a@example.com> BODY=8BITMIME")
+    assert session.data_line_warnings("héllo".encode()) == ()
+    assert session.data_line_warnings(b"plain ascii") == ()
