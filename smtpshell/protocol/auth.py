@@ -9,8 +9,9 @@ The shell drives a mechanism like this::
         send(encode_response(mech.respond(b64decode(reply.text)), initial=False))
     notes = mech.finish(reply.code, reply.text)
 
-Supported: PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, SCRAM-SHA-1, SCRAM-SHA-256
-(no channel binding: the SCRAM ``-PLUS`` variants are not implemented). The parts live in
+Supported: PLAIN, LOGIN, CRAM-MD5, DIGEST-MD5 (Historic, for Cyrus SASL servers), XOAUTH2,
+OAUTHBEARER, SCRAM-SHA-1, SCRAM-SHA-256 (no channel binding: the SCRAM ``-PLUS`` variants are
+not implemented). The parts live in
 ``smtpshell.protocol.sasl``; this module is the API the rest of smtpshell uses.
 """
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 from smtpshell.protocol.sasl.base import MASK, AuthError, Mechanism, Secret, Step, visible
 from smtpshell.protocol.sasl.bearer import OAuthBearer, XOAuth2
+from smtpshell.protocol.sasl.digest_md5 import DigestMD5
 from smtpshell.protocol.sasl.scram import Scram
 from smtpshell.protocol.sasl.simple import CramMD5, Login, Plain, describe_plain
 
@@ -33,10 +35,12 @@ __all__ = [
 ]
 
 # Strongest first. Password mechanisms: SCRAM proves both sides and never sends the password;
-# CRAM-MD5 does not send it either (but MD5, and no server proof); PLAIN and LOGIN send it in
+# CRAM-MD5 does not send it either (but MD5, and no server proof); DIGEST-MD5 (Historic, RFC
+# 6331: MD5, and interoperability trouble) proves both sides but only Cyrus still offers it,
+# so it comes after CRAM-MD5; PLAIN and LOGIN send it in
 # clear text inside base64. Token mechanisms take an OAuth access token instead of a password,
 # so they are chosen only when the user has one (strongest(token=True)).
-PASSWORD_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN")
+PASSWORD_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "DIGEST-MD5", "PLAIN", "LOGIN")
 TOKEN_MECHANISMS = ("OAUTHBEARER", "XOAUTH2")
 SUPPORTED: tuple[str, ...] = PASSWORD_MECHANISMS + TOKEN_MECHANISMS
 
@@ -77,6 +81,12 @@ def _cram_md5(o: _Options) -> Mechanism:
     return CramMD5(user=o.user, secret=o.secret)
 
 
+def _digest_md5(o: _Options) -> Mechanism:
+    if o.initial_response:
+        raise ValueError("DIGEST-MD5 starts with the server's challenge: it has no initial response")
+    return DigestMD5(user=o.user, secret=o.secret, authzid=o.authzid, host=o.host)
+
+
 def _xoauth2(o: _Options) -> Mechanism:
     _no_authzid("XOAUTH2", o)
     return XOAuth2(user=o.user, secret=o.secret, initial_response=_default(o.initial_response, True))
@@ -98,6 +108,7 @@ _FACTORIES: dict[str, Callable[[_Options], Mechanism]] = {
     "SCRAM-SHA-256": _scram("SCRAM-SHA-256"),
     "SCRAM-SHA-1": _scram("SCRAM-SHA-1"),
     "CRAM-MD5": _cram_md5,
+    "DIGEST-MD5": _digest_md5,
     "PLAIN": _plain,
     "LOGIN": _login,
     "OAUTHBEARER": _oauthbearer,

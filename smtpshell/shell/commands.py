@@ -97,7 +97,7 @@ async def cmd_auth(shell: "Shell", arg: str) -> None:
     """Authenticate: base64 and every 334 answered for you, the password asked unseen.
 
     :auth [MECH] [USER] [PASSWORD] [--initial|--no-initial] [--authzid ID]
-    MECH: PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 XOAUTH2 OAUTHBEARER;
+    MECH: PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256 XOAUTH2 OAUTHBEARER;
     without it, the strongest the server offered. USER defaults to the user
     the shell was started with (smtpshell … --user USER). Without PASSWORD it
     is asked for with hidden input (a token for XOAUTH2 and OAUTHBEARER);
@@ -265,7 +265,7 @@ async def cmd_set(shell: "Shell", arg: str) -> None:
     """Change a setting: hints, explain-auth, timestamps, marks, style.
 
     :set hints on|off       explanations under replies
-    :set explain-auth on|off  the steps of CRAM-MD5 and SCRAM, secrets masked
+    :set explain-auth on|off  the steps of CRAM-MD5, DIGEST-MD5 and SCRAM, secrets masked
     :set timestamps on|off  time since connect and per-reply latency
     :set marks bare|sc|swaks  how lines are marked
     :set style NAME         any pygments style

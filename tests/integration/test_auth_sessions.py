@@ -30,11 +30,17 @@ def connect(make_shell, practice):
 OFFERED = "SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN OAUTHBEARER XOAUTH2"
 
 
-def test_the_practice_server_offers_every_mechanism_the_client_knows():
-    assert set(OFFERED.split()) == set(SUPPORTED)
+# DIGEST-MD5 is Historic (RFC 6331): :auth speaks it for the Cyrus-based servers that still offer
+# it (tested against Postfix in tests/interop/test_scenarios.py); the practice server does not
+# teach it.
+PRACTICE_MECHANISMS = tuple(m for m in SUPPORTED if m != "DIGEST-MD5")
 
 
-@pytest.mark.parametrize("mech", SUPPORTED)
+def test_the_practice_server_offers_every_mechanism_the_client_knows_but_the_historic_one():
+    assert set(OFFERED.split()) == set(PRACTICE_MECHANISMS)
+
+
+@pytest.mark.parametrize("mech", PRACTICE_MECHANISMS)
 async def test_every_offered_mechanism(connect, practice, mech):
     shell, out = await connect()
     user = practice.users[0]
@@ -185,11 +191,11 @@ async def test_auth_require_tls_538_is_explained(make_shell, tmp_path):
 
 
 async def test_a_mechanism_auth_does_not_speak_is_named_not_taken_for_a_user(connect, practice):
-    """`:auth digest-md5 alice` (Postfix with Cyrus offers DIGEST-MD5): said plainly, nothing sent."""
+    """`:auth ntlm alice` (Exchange offers NTLM): said plainly, and nothing sent."""
     shell, out = await connect(env={"SMTPSHELL_PASSWORD": "wonderland"})
-    status = await run_script(shell, lines("EHLO me", ":auth digest-md5 alice"))
+    status = await run_script(shell, lines("EHLO me", ":auth ntlm alice"))
     assert status is ExitStatus.USAGE
-    assert ("DIGEST-MD5 is not a mechanism :auth speaks (MD5 challenge-response (moved to Historic)); it speaks "
-            "SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN, OAUTHBEARER, XOAUTH2; to try DIGEST-MD5 by hand, "
-            "type AUTH DIGEST-MD5 and answer each 334") in out.text
-    assert "\nAUTH" not in out.text  # no AUTH went out as a user named "digest-md5"
+    assert ("NTLM is not a mechanism :auth speaks (Windows NTLM challenge-response); it speaks "
+            "SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, DIGEST-MD5, PLAIN, LOGIN, OAUTHBEARER, XOAUTH2; to try NTLM by "
+            "hand, type AUTH NTLM and answer each 334") in out.text
+    assert "\nAUTH" not in out.text  # no AUTH went out as a user named "ntlm"

@@ -146,7 +146,8 @@ async def test_ehlo_advertises_the_promised_extensions(server: PracticeServer) -
         "STARTTLS",
     } <= keywords
     auth = next(keyword for keyword in keywords if keyword.startswith("AUTH "))
-    assert set(auth.split()[1:]) == set(CLIENT_MECHANISMS)  # every mechanism :auth knows
+    # every mechanism :auth knows but DIGEST-MD5, Historic (RFC 6331): not one to teach
+    assert set(auth.split()[1:]) == set(CLIENT_MECHANISMS) - {"DIGEST-MD5"}
 
 
 async def test_ehlo_lists_auth_mechanisms_strongest_first(server: PracticeServer) -> None:

@@ -26,6 +26,7 @@ from smtpshell.protocol.auth import (
     encode_response,
     strongest,
 )
+from smtpshell.protocol.sasl.digest_md5 import DigestMD5, parse_directives
 from smtpshell.protocol.sasl.saslprep import saslprep
 
 
@@ -631,15 +632,16 @@ def test_describe_response(mech, typed, index, described):
 # ----- create, SUPPORTED, strongest --------------------------------------------------------------
 
 def test_supported_names_create_mechanisms_of_that_name():
-    assert SUPPORTED == ("SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2")
+    assert SUPPORTED == ("SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "DIGEST-MD5", "PLAIN", "LOGIN", "OAUTHBEARER",
+                         "XOAUTH2")
     for name in SUPPORTED:
         assert create(name.lower(), "alice", Secret("x")).name == name
 
 
 def test_create_unknown_mechanism_lists_the_supported_ones():
     with pytest.raises(ValueError,
-                       match="unknown SASL mechanism 'DIGEST-MD5': supported are SCRAM-SHA-256, .*, XOAUTH2"):
-        create("DIGEST-MD5", "alice", Secret("x"))
+                       match="unknown SASL mechanism 'NTLM': supported are SCRAM-SHA-256, .*, XOAUTH2"):
+        create("NTLM", "alice", Secret("x"))
 
 
 @pytest.mark.parametrize(("name", "what"), [("PLAIN", "password"), ("XOAUTH2", "token"), ("OAUTHBEARER", "token")])
@@ -694,6 +696,8 @@ def run_exchange(name: str, password: str, *, fail: bool) -> list[str]:
     challenges = {
         "LOGIN": [b"Username:", b"Password:"],
         "CRAM-MD5": [b"<1.2@mx.example.test>"],
+        "DIGEST-MD5": [b'realm="mx.example.test",nonce="n0nce",qop="auth",charset=utf-8,algorithm=md5-sess',
+                       b"rspauth=00000000000000000000000000000000"],
         "SCRAM-SHA-1": [b"r=abcdef,s=" + b64(b"salt").encode() + b",i=4096", b"v=" + b64(b"x" * 20).encode()],
         "SCRAM-SHA-256": [b"r=abcdef,s=" + b64(b"salt").encode() + b",i=4096", b"v=" + b64(b"x" * 32).encode()],
         "XOAUTH2": [b'{"status":"401"}'] if fail else [],
@@ -752,3 +756,63 @@ def test_sasl_modules_import_only_the_stdlib_and_the_protocol_package():
                 assert top in sys.stdlib_module_names or name.startswith("smtpshell.protocol"), f"{path.name}: {name}"
                 assert top not in {"socket", "asyncio", "ssl", "os", "io", "subprocess"}, \
                     f"{path.name} does I/O: {name}"
+
+
+# ----- DIGEST-MD5 (RFC 2831) -------------------------------------------------------------------
+
+RFC2831_CHALLENGE = b'realm="elwood.innosoft.com",nonce="OA6MG9tEQGm2hh",qop="auth",algorithm=md5-sess,charset=utf-8'
+
+
+def rfc2831_client(**kw) -> DigestMD5:
+    """RFC 2831 section 4's example (IMAP, user chris, password secret, its cnonce)."""
+    return DigestMD5(user="chris", secret=Secret("secret"), host="elwood.innosoft.com", service="imap",
+                     cnonce="OA6MHXh6VqTrRk", **kw)
+
+
+def test_digest_md5_rfc_2831_example():
+    mech = rfc2831_client()
+    assert mech.initial() is None  # the server speaks first
+    step = mech.respond(RFC2831_CHALLENGE)
+    assert step.response == (b'charset=utf-8,username="chris",realm="elwood.innosoft.com",nonce="OA6MG9tEQGm2hh",'
+                             b'nc=00000001,cnonce="OA6MHXh6VqTrRk",digest-uri="imap/elwood.innosoft.com",'
+                             b'response=d388dad90d4bbd760a152321f2143af7,qop=auth')
+    assert step.secret and "secret" not in step.shown + "".join(step.notes)
+    last = mech.respond(b"rspauth=ea40f60335c427b5527b84dbabcdfffd")
+    assert last.response == b"" and mech.verified
+    assert mech.finish(235, "2.7.0 Authentication successful") == [
+        "server proof (rspauth) verified: mutual authentication complete"]
+
+
+def test_digest_md5_a_wrong_rspauth_is_an_error_not_a_success():
+    mech = rfc2831_client()
+    mech.respond(RFC2831_CHALLENGE)
+    with pytest.raises(AuthError, match="the server's proof does not match"):
+        mech.respond(b"rspauth=ea40f60335c427b5527b84dbabcdfffe")
+    assert mech.finish(235, "ok")[0].startswith("WARNING: the server said 235 although DIGEST-MD5 rspauth")
+
+
+@pytest.mark.parametrize(("challenge", "problem"), [
+    (b"", "empty: DIGEST-MD5 starts with the server's digest-challenge"),
+    (b'realm="r",qop="auth",algorithm=md5-sess', "exactly one nonce= is required"),
+    (b'nonce="a",nonce="b",algorithm=md5-sess', "exactly one nonce= is required"),
+    (b'nonce="a",qop="auth"', "algorithm=md5-sess is required"),
+    (b'nonce="a",qop="auth-int,auth-conf",algorithm=md5-sess', "this client does authentication only"),
+    (b'nonce="a",algorithm=md5-sess,' + b"x" * 2100, "RFC 2831 allows 2048"),
+    (b'nonce="unterminated,algorithm=md5-sess', "cannot read"),
+])
+def test_digest_md5_refuses_a_challenge_it_cannot_answer(challenge, problem):
+    with pytest.raises(AuthError, match=re.escape(problem)):
+        rfc2831_client().respond(challenge)
+
+
+def test_digest_md5_quotes_escapes_several_realms_and_latin1():
+    fields = parse_directives(r'realm="a\"b",realm="second",nonce="n",qop="auth,auth-int"')
+    assert fields == {"realm": ['a"b', "second"], "nonce": ["n"], "qop": ["auth,auth-int"]}
+    # charset=utf-8 and a name ISO 8859-1 can hold: hashed as ISO 8859-1 (RFC 2831 2.1.2.1), so
+    # the response equals the one for the same text sent as Latin-1 without charset=utf-8.
+    def response(user, charset):
+        mech = DigestMD5(user=user, secret=Secret("pässword"), host="h", cnonce="c")
+        text = mech.respond(b'nonce="n",qop="auth",algorithm=md5-sess' + charset).response.decode()
+        return re.search(r"response=(\w+)", text).group(1)
+    assert response("jürgen", b",charset=utf-8") == response("jürgen", b"")
+    assert response("jürgen", b",charset=utf-8") != response("jurgen", b",charset=utf-8")
