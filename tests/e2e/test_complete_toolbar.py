@@ -37,9 +37,9 @@ def test_tab_offers_what_the_server_advertised_and_addresses_used_before(termina
     assert sent[1:3] == ["MAIL FROM:<alice@example.com> SIZE=2000", "RCPT TO:<alice@example.com>"]
 
 
-def toolbar_after_prompt(t) -> str:
+def toolbar_after_prompt(t, name: str = "smtp") -> str:
     """The toolbar's first line as the next prompt draws it, without colours and cursor moves."""
-    t.prompt()
+    t.prompt(name)
     t.expect(rb"\x1b\[\d+A")  # the toolbar drawn (the last line), the cursor goes back up to the prompt
     screen = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", t.child.before).decode()
     return next(line.strip() for line in screen.splitlines() if "│" in line)
@@ -66,5 +66,39 @@ def test_toolbar_follows_the_phase_the_recording_and_the_verb_typed(terminal, tm
     t.expect_exact("recording stopped")
     line = toolbar_after_prompt(t)
     assert "│  rcpt ×1  │" in line and "rec" not in line
+    t.type(":quit")
+    t.child.expect(pexpect.EOF)
+
+
+def test_toolbar_and_completion_follow_tls_auth_and_data(terminal):
+    """Greeting -> STARTTLS -> AUTH -> DATA -> back to ready, as a class walks through it."""
+    t = terminal("--demo", answer_cpr=True)
+    assert "│  plain text  │  ready (send EHLO)  │" in toolbar_after_prompt(t)
+    t.type(":starttls")
+    t.expect_exact("TLS started (STARTTLS)")
+    t.expect_exact("HELP command (text for a person)")  # the EHLO after TLS
+    line = toolbar_after_prompt(t)
+    assert re.search(r"│  STARTTLS TLSv1\.[23] \S+  │  ready  │", line), line
+    t.child.send(":auth \t")  # the mechanisms the server offered after TLS, each explained
+    t.expect(rb"SCRAM-SHA-256\s*" + STYLE + rb" salted challenge-response with SHA-256")
+    t.child.send("\x15")  # Ctrl-U: drop the line
+    t.type(":auth plain alice wonderland")
+    t.expect_exact("authenticated as alice")
+    assert "│  user alice  │  ready  │" in toolbar_after_prompt(t)
+    t.type("MAIL FROM:<alice@example.com>")
+    t.expect_exact("Sender <alice@example.com> ok")
+    t.prompt()
+    t.type("RCPT TO:<bob@example.com>")
+    t.expect_exact("Recipient <bob@example.com> ok")
+    t.prompt()
+    t.type("DATA")
+    t.expect_exact("354")
+    assert "│  user alice  │  data  │" in toolbar_after_prompt(t, "data")
+    for line in ("Subject: class", "", "hello"):
+        t.type(line)
+        t.prompt("data")
+    t.type(".")
+    t.expect_exact("Message accepted for delivery")
+    assert "│  user alice  │  ready  │" in toolbar_after_prompt(t)
     t.type(":quit")
     t.child.expect(pexpect.EOF)
