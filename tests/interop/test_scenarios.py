@@ -26,6 +26,7 @@ import pexpect
 import pytest
 
 from tests.interop.conftest import EximInstance, PostfixInstance, PracticeInstance
+from tests.support.explained import SWEEP, unexplained
 from tests.support.script import b64
 from tests.support.terminal import terminal_factory
 from tests.support.process import run_cli_sync
@@ -420,3 +421,13 @@ def test_bdat_chunks_then_last_deliver_the_message(server, expected, tmp_path):
     mail = delivered(server, msgid)
     assert mail.endswith(b"\n\n.not stuffed in BDAT\nsecond chunk\n"), mail
     assert b"\nSubject: chunked\n" in mail
+
+
+# --- every reply explained (issue 5): a lesson's commands, wrong ones included ------------------
+
+
+def test_every_reply_in_a_lesson_is_explained(server, tmp_path):
+    result = smtpshell(*plain_port(server), "--color", "never", *c(*SWEEP), tmp_path=tmp_path)
+    out = result.stdout
+    assert out.count("\n") > 20, out + result.stderr
+    assert unexplained(out) == [], out
