@@ -74,14 +74,20 @@ def _verifies(client_ctx: ssl.SSLContext, ca: trustme.CA) -> bool:
     return True
 
 
-def test_system_cas_are_found_in_a_hashed_directory(tmp_path, monkeypatch):
-    """SSL_CERT_DIR names a hashed directory (as /etc/ssl/certs is on Debian): its CAs are trusted, others not."""
-    ca, stranger = trustme.CA(), trustme.CA()
-    ca.cert_pem.write_to_path(str(tmp_path / "system-ca.pem"))
-    subprocess.run(["openssl", "rehash", str(tmp_path)], check=True)
-    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+def system_store(directory, monkeypatch, ca: trustme.CA) -> None:
+    """A hashed CA directory holding ``ca``, named by SSL_CERT_DIR (as /etc/ssl/certs is on Debian)."""
+    directory.mkdir(exist_ok=True)
+    ca.cert_pem.write_to_path(str(directory / "system-ca.pem"))
+    subprocess.run(["openssl", "rehash", str(directory)], check=True)
+    monkeypatch.setenv("SSL_CERT_DIR", str(directory))
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    assert tls._hashed_system_dir() == str(tmp_path)
+
+
+def test_system_cas_are_found_in_a_hashed_directory(tmp_path, monkeypatch):
+    """SSL_CERT_DIR names a hashed directory: its CAs are trusted, others not."""
+    ca, stranger = trustme.CA(), trustme.CA()
+    system_store(tmp_path / "certs", monkeypatch, ca)
+    assert tls._hashed_system_dir() == str(tmp_path / "certs")
     ctx = tls.make_context(tls.TLSOptions())
     assert _verifies(ctx, ca)
     assert not _verifies(tls.make_context(tls.TLSOptions()), stranger)
@@ -97,10 +103,7 @@ def test_ssl_cert_file_is_honoured(tmp_path, monkeypatch):
 
 def test_cafile_adds_to_the_system_store(tmp_path, monkeypatch):
     system, private = trustme.CA(), trustme.CA()
-    system.cert_pem.write_to_path(str(tmp_path / "system-ca.pem"))
-    subprocess.run(["openssl", "rehash", str(tmp_path)], check=True)
-    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
-    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    system_store(tmp_path / "certs", monkeypatch, system)
     private.cert_pem.write_to_path(str(tmp_path / "private.pem"))
     opts = tls.TLSOptions(cafile=str(tmp_path / "private.pem"))
     assert _verifies(tls.make_context(opts), private)
