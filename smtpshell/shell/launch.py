@@ -28,7 +28,7 @@ async def session_target(settings: Settings, output: Output):
         return
     from smtpshell.server.practice import Modes, PracticeServer
 
-    server = PracticeServer(modes=Modes(names=frozenset(settings.demo_modes)))
+    server = PracticeServer(modes=Modes(names=frozenset(settings.demo_modes)), tls_port=0)  # :connect … --tls too
     await server.start()
     try:
         output.emit([display.note_line(line) for line in server.intro().splitlines()])

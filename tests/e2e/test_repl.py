@@ -191,3 +191,22 @@ def test_a_recording_survives_the_shell_killed_mid_data(terminal, tmp_path):
     transcript = read(path.read_text(encoding="utf-8"))
     assert [r.code for r in transcript.replies][-1] == 354
     assert [c.line for c in transcript.client_lines][-1] == "DATA"  # the typed line was not sent yet
+
+
+def test_demo_offers_implicit_tls_too_and_connect_reaches_it(terminal):
+    t = terminal("--demo")
+    t.expect(rb"Implicit TLS  127\.0\.0\.1:(\d+)")
+    port = t.child.match.group(1).decode()
+    t.prompt()
+    t.type(f":connect 127.0.0.1 {port} --tls")
+    t.expect_exact("TLS started (implicit TLS): TLSv1.")
+    t.expect_exact("verified: trusted issuer, name 127.0.0.1 matches")  # --demo trusts its certificate
+    t.prompt()
+    t.type("EHLO laptop")
+    t.expect_exact("HELP command")
+    ehlo = t.child.before  # the whole EHLO reply
+    assert b"AUTH SCRAM-SHA-256" in ehlo
+    assert b"STARTTLS" not in ehlo  # TLS from the first byte: nothing to start
+    t.prompt()
+    t.type(":quit")
+    t.child.expect(pexpect.EOF)
