@@ -8,7 +8,6 @@ time: unit-tested with certificates made by ``trustme``.
 from __future__ import annotations
 
 import datetime as _dt
-import ipaddress
 import os
 import re
 import warnings
@@ -27,20 +26,13 @@ SOON_DAYS = 14  # "expires soon" (Let's Encrypt renews 30 days before, warns at 
 
 
 @dataclass(frozen=True, kw_only=True)
-class CertDetail:
-    subject: str
-    issuer: str
-    sans: tuple[str, ...]
-    not_before: _dt.datetime
-    not_after: _dt.datetime
+class CertDetail(tlsmod.CertInfo):
+    """What ``CertInfo`` says of a certificate, and what only ``:tls`` shows."""
+
     key: str  # "RSA 2048 bits", "EC P-256", "Ed25519"
     signature: str  # "RSA with SHA-256"
     is_ca: bool
-    self_signed: bool
     weaknesses: tuple[str, ...] = field(default=())
-
-    def days_left(self, now: _dt.datetime) -> int:
-        return (self.not_after - now).days
 
 
 def _key_words(cert: x509.Certificate) -> tuple[str, list[str]]:
@@ -76,15 +68,6 @@ def _signature_words(cert: x509.Certificate) -> tuple[str, list[str]]:
     return f"{shown} ({algorithm})", weak
 
 
-def _sans(cert: x509.Certificate) -> tuple[str, ...]:
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
-        return ()
-    return tuple([f"DNS:{n}" for n in ext.get_values_for_type(x509.DNSName)]
-                 + [f"IP:{ip}" for ip in ext.get_values_for_type(x509.IPAddress)])
-
-
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
@@ -92,14 +75,13 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def describe(der: bytes) -> CertDetail:
-    cert = x509.load_der_x509_certificate(der)
+def describe(cert: x509.Certificate) -> CertDetail:
     key, key_weak = _key_words(cert)
     signature, sig_weak = _signature_words(cert)
     return CertDetail(
         subject=cert.subject.rfc4514_string() or "(empty)",
         issuer=cert.issuer.rfc4514_string() or "(empty)",
-        sans=_sans(cert),
+        sans=tlsmod.cert_sans(cert),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         key=key,
@@ -169,19 +151,19 @@ def analyse(chain: tuple[bytes, ...], *, hostname: str, cafile: str | None = Non
     details, parsed, unreadable = [], [], 0
     for der in chain:
         try:
-            parsed.append(x509.load_der_x509_certificate(der))
-            details.append(describe(der))
+            cert = x509.load_der_x509_certificate(der)
+            details.append(describe(cert))
         except ValueError:
             unreadable += 1
+            continue
+        parsed.append(cert)
     trusted, store_words = store if store is not None else trust_store(cafile)
     if not details:
         return ChainReport(certs=(), unreadable=unreadable, name_matches=None,
                            problems=("the server sent no certificate",), store=store_words)
     leaf = details[0]
     problems: list[str] = []
-    matches = tlsmod.name_matches(tlsmod.CertInfo(subject=leaf.subject, issuer=leaf.issuer, sans=leaf.sans,
-                                                  not_before=leaf.not_before, not_after=leaf.not_after,
-                                                  self_signed=leaf.self_signed), hostname)
+    matches = tlsmod.name_matches(leaf.sans, hostname)
     if not matches:
         shown = ", ".join(leaf.sans) or "none (no subjectAltName: modern verifiers ignore the CN)"
         problems.append(f"host name {hostname} is not among the certificate's names ({shown})")

@@ -100,6 +100,18 @@ class TLSInfo:
         return f"{self.version} {self.cipher}"
 
 
+def cert_sans(cert) -> tuple[str, ...]:
+    """A ``cryptography`` certificate's subjectAltNames as ``DNS:name`` and ``IP:address``."""
+    from cryptography import x509
+
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        return ()
+    return tuple([f"DNS:{n}" for n in ext.get_values_for_type(x509.DNSName)]
+                 + [f"IP:{ip}" for ip in ext.get_values_for_type(x509.IPAddress)])
+
+
 def describe_cert(der: bytes | None) -> CertInfo | None:
     """The parts of a certificate a person checks, from its DER bytes."""
     if not der:
@@ -107,18 +119,10 @@ def describe_cert(der: bytes | None) -> CertInfo | None:
     from cryptography import x509  # lazy: only when TLS is used
 
     cert = x509.load_der_x509_certificate(der)
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        sans = tuple(
-            [f"DNS:{n}" for n in ext.get_values_for_type(x509.DNSName)]
-            + [f"IP:{ip}" for ip in ext.get_values_for_type(x509.IPAddress)]
-        )
-    except x509.ExtensionNotFound:
-        sans = ()
     return CertInfo(
         subject=cert.subject.rfc4514_string(),
         issuer=cert.issuer.rfc4514_string(),
-        sans=sans,
+        sans=cert_sans(cert),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         self_signed=cert.subject == cert.issuer,
@@ -158,13 +162,13 @@ def _from_verified(peer: dict | None) -> CertInfo | None:
                     not_after=when("notAfter"), self_signed=peer.get("subject") == peer.get("issuer"))
 
 
-def name_matches(cert: CertInfo, hostname: str) -> bool:
+def name_matches(sans: tuple[str, ...], hostname: str) -> bool:
     """Does ``hostname`` match a SAN (RFC 6125: wildcards in the left-most label only)?"""
     try:
         ip = ipaddress.ip_address(hostname.strip("[]"))
     except ValueError:
         ip = None
-    for san in cert.sans:
+    for san in sans:
         kind, _, value = san.partition(":")
         if ip is not None:
             if kind == "IP" and ipaddress.ip_address(value) == ip:
@@ -207,7 +211,7 @@ def describe_session(ssl_object: ssl.SSLObject, *, hostname: str, opts: TLSOptio
         if cert is None:
             problems.append("no certificate")
         else:
-            if not name_matches(cert, hostname):
+            if not name_matches(cert.sans, hostname):
                 problems.append(f"name {hostname} not in the certificate")
             if cert.days_left() < 0:
                 problems.append("expired")
