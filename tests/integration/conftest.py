@@ -1,11 +1,15 @@
 import ssl
+import tempfile
+from pathlib import Path
 
 import pytest
 import trustme
 
 from smtpshell.settings import Settings
 from smtpshell.shell.core import Shell, Target
+from tests.support.esmtpd import ExtendedAioSmtpd
 from tests.support.servers import AioSmtpd
+from tests.support.capture import Capture
 
 
 @pytest.fixture(scope="session")
@@ -35,24 +39,28 @@ async def smtpd(server_ctx):
 
 
 @pytest.fixture
-async def smtpd_tls(server_ctx):
-    server = await AioSmtpd(server_ctx=server_ctx, implicit_tls=True).start()
+async def esmtpd(server_ctx):
+    """aiosmtpd with BDAT and DSN added (tests/support/esmtpd.py)."""
+    server = await ExtendedAioSmtpd(server_ctx=server_ctx).start()
     yield server
     await server.stop()
 
 
-class Capture:
-    """An Output that keeps the lines (as plain text and as fragments)."""
+@pytest.fixture
+def private_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The practice server's own temporary directory (certificate, default Maildir) under tmp_path;
+    modules that start it use it for every test (``pytestmark = pytest.mark.usefixtures(...)``)."""
+    tempdir = tmp_path / "tmp"
+    tempdir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tempdir))
+    return tempdir
 
-    def __init__(self):
-        self.lines = []
 
-    def emit(self, lines):
-        self.lines.extend(lines)
-
-    @property
-    def text(self) -> str:
-        return "\n".join("".join(t for _, t in line) for line in self.lines)
+@pytest.fixture
+async def smtpd_tls(server_ctx):
+    server = await AioSmtpd(server_ctx=server_ctx, implicit_tls=True).start()
+    yield server
+    await server.stop()
 
 
 @pytest.fixture

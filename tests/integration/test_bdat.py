@@ -13,13 +13,6 @@ from tests.support.servers import ScriptedServer
 ENVELOPE = ("EHLO me.example", "MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>")
 
 
-@pytest.fixture
-async def esmtpd(server_ctx):
-    server = await ExtendedAioSmtpd(server_ctx=server_ctx).start()
-    yield server
-    await server.stop()
-
-
 async def session(make_shell, server, target, *script, **settings):
     shell, out = make_shell(**settings)
     assert await shell.connect(target(server))

@@ -8,11 +8,6 @@ import trustme
 from tests.support.servers import AioSmtpd
 
 
-def text_since(out, mark: int) -> str:
-    """What the shell printed after line ``mark``, as plain text."""
-    return "\n".join("".join(t for _, t in line) for line in out.lines[mark:])
-
-
 @pytest.fixture(scope="module")
 def root():
     return trustme.CA(organization_name="Inspect Root")
@@ -52,7 +47,7 @@ async def test_caps_explains_each_keyword_then_what_changed_after_starttls(smtpd
     await shell.handle("EHLO me")
     mark = len(out.lines)
     await shell.handle(":caps")
-    after = text_since(out, mark)
+    after = out.since(mark)
     assert "advertised over TLS" in after
     assert "changed since the plain-text EHLO (before STARTTLS):" in after
     assert "  - STARTTLS   TLS is up" in after
@@ -67,7 +62,7 @@ async def test_tls_shows_every_certificate_of_a_verified_chain(chained_smtpd, ma
     assert await shell.starttls()
     mark = len(out.lines)
     await shell.handle(":tls")
-    text = text_since(out, mark)
+    text = out.since(mark)
     assert "certificate chain as the server sent it (2 certificates):" in text
     assert "[0] server certificate" in text and "[1] intermediate CA" in text
     assert "names      DNS:localhost, IP:127.0.0.1" in text
@@ -87,7 +82,7 @@ async def test_tls_with_insecure_says_what_verification_would_refuse(chained_smt
     assert await shell.starttls()
     mark = len(out.lines)
     await shell.handle(":tls")
-    text = text_since(out, mark)
+    text = out.since(mark)
     assert "mail.example.org does NOT match" in text
     assert "not verified (--insecure); with verification on the handshake would fail:" in text
     assert "host name mail.example.org is not among the certificate's names (DNS:localhost, IP:127.0.0.1)" in text

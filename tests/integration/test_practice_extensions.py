@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import ssl
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -60,11 +59,7 @@ async def wire(port: int, *, tls: ssl.SSLContext | None = None) -> AsyncIterator
             await writer.wait_closed()
 
 
-@pytest.fixture(autouse=True)
-def private_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The server's certificate directory goes under tmp_path."""
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+pytestmark = pytest.mark.usefixtures("private_tempdir")  # tests/integration/conftest.py
 
 
 def stored(server: PracticeServer) -> list[bytes]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,13 +26,7 @@ HOSTNAME = "smtpshell.test"
 AUTH_PLAIN = "AUTH PLAIN " + b64(f"\0{ALICE.name}\0{ALICE.password}")
 
 
-@pytest.fixture(autouse=True)
-def private_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The server's own temporary directory (certificate, default Maildir) goes under tmp_path."""
-    tempdir = tmp_path / "tmp"
-    tempdir.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tempdir))
-    return tempdir
+pytestmark = pytest.mark.usefixtures("private_tempdir")  # tests/integration/conftest.py
 
 
 class FakeClock:

@@ -22,7 +22,6 @@ import smtplib
 import socket
 import ssl
 import sys
-import tempfile
 from collections.abc import AsyncIterator
 from email import message_from_bytes
 from pathlib import Path
@@ -111,13 +110,7 @@ def b64(data: bytes | str) -> str:
     return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
 
 
-@pytest.fixture(autouse=True)
-def private_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The server's own temporary directory (certificate, default Maildir) goes under tmp_path."""
-    tempdir = tmp_path / "tmp"
-    tempdir.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tempdir))
-    return tempdir
+pytestmark = pytest.mark.usefixtures("private_tempdir")  # tests/integration/conftest.py
 
 
 @pytest.fixture

@@ -16,13 +16,6 @@ from tests.support.process import run_cli
 from tests.support.script import lines
 
 
-@pytest.fixture
-async def esmtpd(server_ctx):
-    server = await ExtendedAioSmtpd(server_ctx=server_ctx).start()
-    yield server
-    await server.stop()
-
-
 async def session(make_shell, server, target, *script, **settings):
     shell, out = make_shell(**settings)
     assert await shell.connect(target(server))

@@ -24,6 +24,7 @@ from smtpshell.settings import ExitStatus, Settings
 from smtpshell.shell.core import Shell, Target
 from smtpshell.shell.script import run_script
 from tests.support.script import lines
+from tests.support.capture import Capture
 
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
 NOBODY = 65534
@@ -118,18 +119,6 @@ def _stop(server: Dovecot) -> None:
     deadline = time.monotonic() + STOP_WAIT
     while pid is not None and Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-
-
-class Capture:
-    def __init__(self):
-        self.lines = []
-
-    def emit(self, lines):
-        self.lines.extend(lines)
-
-    @property
-    def text(self) -> str:
-        return "\n".join("".join(t for _, t in line) for line in self.lines)
 
 
 def make_shell(tmp_path):

@@ -16,20 +16,9 @@ from smtpshell.settings import Settings
 from smtpshell.shell.core import Shell, Target
 from smtpshell.shell.script import run_script
 from tests.support.script import lines
+from tests.support.capture import Capture
 
 NEEDED = "smtpd_authorized_xclient_hosts = 127.0.0.1"
-
-
-class Capture:
-    def __init__(self):
-        self.lines = []
-
-    def emit(self, lines):
-        self.lines.extend(lines)
-
-    @property
-    def text(self) -> str:
-        return "\n".join("".join(t for _, t in line) for line in self.lines)
 
 
 def make_shell(tmp_path, **kw):

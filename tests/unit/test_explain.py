@@ -8,6 +8,7 @@ from smtpshell.protocol import codes
 from smtpshell.settings import ExitStatus, Settings
 from smtpshell.shell.core import Shell
 from smtpshell.shell.explain import explain
+from tests.support.capture import Capture
 
 
 def joined(text: str) -> str:
@@ -207,18 +208,6 @@ def test_cli_explain_joins_its_words(capsys):
     assert main(["explain", "550", "5.7.1", "Relay", "access", "denied"]) == ExitStatus.OK
     out = capsys.readouterr().out
     assert "550: mailbox unavailable" in out and "common failure: relaying denied" in out
-
-
-class Capture:
-    def __init__(self):
-        self.lines = []
-
-    def emit(self, lines):
-        self.lines.extend(lines)
-
-    @property
-    def text(self) -> str:
-        return "\n".join("".join(t for _, t in line) for line in self.lines)
 
 
 @pytest.fixture
