@@ -423,6 +423,7 @@ async def cmd_explain(shell: "Shell", arg: str) -> None:
 
 def build_registry() -> dict[str, CommandSpec]:
     """All colon commands, in the order :help lists them."""
+    from smtpshell.shell.send import OPTIONS as SEND_OPTIONS  # the command line's parser loads it anyway
 
     specs = [
         CommandSpec(name="help", syntax=":help [NAME]", handler=cmd_help, in_data=True,
@@ -437,8 +438,7 @@ def build_registry() -> dict[str, CommandSpec]:
         CommandSpec(name="file", syntax=":file PATH", handler=cmd_file, in_data=True,
                     example='DATA, then at the data> prompt: :file ./message.eml'),
         CommandSpec(name="send", syntax=":send --from A --to B [...]", handler="smtpshell.shell.send:cmd_send",
-                    options=("--from", "--to", "--cc", "--subject", "--body", "--file", "--attach", "--header", "--notify",
-                             "--ret", "--envid", "--smtputf8", "--8bit", "--bdat", "--chunk-size"),
+                    options=tuple(option for option, *_ in SEND_OPTIONS),
                     example=':send --from alice@example.com --to bob@example.com --subject "Test" --body "Hello\\nBob" --attach ./report.pdf'),
         CommandSpec(name="bdat", syntax=":bdat PATH|TEXT [--last]", handler="smtpshell.shell.bdat:cmd_bdat",
                     options=("--last", "--chunk-size", "--crlf"),
