@@ -64,6 +64,9 @@ async def cmd_caps(shell: "Shell", arg: str) -> None:
     message size 10 MB). After STARTTLS and a new EHLO it also lists what was
     added (often AUTH), withdrawn (STARTTLS) or changed since the plain-text EHLO.
     """
+    if arg:
+        shell.error(":caps takes no arguments (:explain KEYWORD explains one keyword)")
+        return
     session = shell.session
     if session is None or session.capabilities is None:
         if session is not None and session.tls and session.plain_capabilities is not None:
@@ -142,6 +145,9 @@ async def cmd_tls(shell: "Shell", arg: str) -> None:
     would have refused (unknown issuer, self-signed, expired, wrong name, weak
     key or SHA-1) and checks against the system store plus --cafile.
     """
+    if arg:
+        shell.error(":tls takes no arguments")
+        return
     conn = shell.conn
     if conn is None or conn.tls_info is None:
         shell.error("TLS is not active: STARTTLS (or :starttls) first, or connect with --tls")

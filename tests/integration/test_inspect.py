@@ -35,6 +35,8 @@ async def test_caps_explains_each_keyword_then_what_changed_after_starttls(smtpd
     await shell.connect(target(smtpd))
     await shell.handle(":caps")
     assert "no EHLO reply yet: send EHLO first" in out.text
+    await shell.handle(":caps SIZE")
+    assert ":caps takes no arguments (:explain KEYWORD explains one keyword)" in out.text
     await shell.handle("EHLO me")
     await shell.handle(":caps")
     before = out.text
@@ -59,6 +61,8 @@ async def test_tls_shows_every_certificate_of_a_verified_chain(chained_smtpd, ma
     await shell.connect(target(chained_smtpd))
     await shell.handle(":tls")
     assert "TLS is not active: STARTTLS (or :starttls) first" in out.text
+    await shell.handle(":tls chain")
+    assert ":tls takes no arguments" in out.text
     assert await shell.starttls()
     mark = len(out.lines)
     await shell.handle(":tls")
