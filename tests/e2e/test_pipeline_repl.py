@@ -23,7 +23,7 @@ def test_pipeline_queues_under_a_pipe_prompt_and_shows_a_table(terminal):
     t.type("Subject: pipelined")
     t.prompt("data")
     t.type(".")
-    t.expect_exact("250")
+    t.reply("250")
     t.prompt()
     t.type(":pipeline")
     t.prompt("pipe")

@@ -52,7 +52,7 @@ async def test_a_composed_message_arrives_with_every_header(esmtpd, make_shell, 
     # Each step shown as if typed: EHLO first (not greeted yet), then the envelope and the message.
     order = [out.index(text) for text in (
         "EHLO ", "MAIL FROM:<alice@example.test> SIZE=", "RCPT TO:<bob@example.test>",
-        "RCPT TO:<dave@example.test>", "\nDATA\n", "354", "Subject: Quarterly figures", ".the numbers",
+        "RCPT TO:<dave@example.test>", "\nDATA\n", "\n354 ", "Subject: Quarterly figures", ".the numbers",
         "\n.\n", "250 2.0.0 OK: queued", "message accepted for 3 recipients")]
     assert order == sorted(order), out
 

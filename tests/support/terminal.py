@@ -36,6 +36,12 @@ class Terminal:
     def expect_exact(self, text):
         return self.child.expect_exact(text)
 
+    def reply(self, code):
+        """Wait for a reply line with this code (a regex such as "354" or "5\\d\\d"), drawn in
+        its class colour. A bare expect_exact("354") could match the port in the toolbar."""
+        sgr = rb"\x1b\[[0-9;]*m"
+        return self.child.expect(sgr + code.encode() + rb"(?:" + sgr + rb")*[ -]")
+
     def prompt(self, name="smtp"):
         if self.answer_cpr:
             # Answer the cursor-position request as a terminal would; the toolbar needs it.
