@@ -48,7 +48,7 @@ daemon_pid() {
     [[ -s "$PID_FILE" ]] || return 1
     pid="$(tr -d '[:space:]' <"$PID_FILE")"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$EXIM_CONF" || return 1
+    tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -qxF -- "$EXIM_CONF" || return 1
     printf '%s\n' "$pid"
 }
 
