@@ -114,6 +114,10 @@ class Capture:
         where = net.format_hostport(ev.host, ev.port)
         peer = f" ({ev.peer})" if ev.peer != where else ""
         out.append(Note(t=t, kind="info", text=f"connected to {where}{peer}"))
+        if ev.preamble:  # a PROXY header went first: the recording says so, as the screen did
+            from smtpshell.protocol.proxy import describe
+
+            out.append(Note(t=t, kind="info", text=describe(ev.preamble)))
         if ev.tls is not None:
             out.extend(tls_notes(t, ev.tls, implicit=True))
         return out

@@ -14,6 +14,8 @@ from aiosmtpd.smtp import SMTP
 from smtpshell.settings import ExitStatus
 from smtpshell.shell.core import Target
 from smtpshell.shell.script import run_script
+from smtpshell.transcript.events import Note, ServerReply
+from smtpshell.transcript.readers import read
 from tests.support.process import run_cli
 from tests.support.script import lines
 
@@ -138,13 +140,21 @@ async def test_proxy_header_before_implicit_tls(server_ctx, cafile, make_shell):
 
 
 async def test_cli_proxy(proxied, tmp_path):
+    record = tmp_path / "proxied.jsonl"
     code, out, err = await run_cli(
         "127.0.0.1", str(proxied.port), "--proxy", "192.0.2.7:40000", "198.51.100.1:25", "--proxy-version", "2",
-        "-c", "EHLO me", "-c", ":expect 250", tmp_path=tmp_path,
+        "--record", str(record), "-c", "EHLO me", "-c", ":expect 250", tmp_path=tmp_path,
     )
     assert code == ExitStatus.OK, out + err
-    assert "PROXY v2 header sent (28 bytes): PROXY TCP4 192.0.2.7:40000 -> 198.51.100.1:25" in out
+    said = "PROXY v2 header sent (28 bytes): PROXY TCP4 192.0.2.7:40000 -> 198.51.100.1:25"
+    assert said in out
     assert str(proxied.proxies[0][0].src_addr) == "192.0.2.7"
+    # The recording says it too, between the connection and the banner, as the screen did.
+    events = read(record.read_text(encoding="utf-8")).events
+    notes = [(i, e.text) for i, e in enumerate(events) if isinstance(e, Note)]
+    [proxy_at] = [i for i, text in notes if text == said]
+    assert any(text.startswith("connected to") and i < proxy_at for i, text in notes)
+    assert proxy_at < next(i for i, e in enumerate(events) if isinstance(e, ServerReply))
 
 
 @pytest.mark.parametrize(
