@@ -55,7 +55,7 @@ class Envelope:
 def xtext(text: str) -> str:
     """RFC 3461 xtext: '+', '=', controls, space and non-ASCII (as UTF-8) become +HH."""
     out = []
-    for byte in text.encode("utf-8"):
+    for byte in text.encode("utf-8", "surrogateescape"):
         if 33 <= byte <= 126 and byte not in (ord("+"), ord("=")):
             out.append(chr(byte))
         else:

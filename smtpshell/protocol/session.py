@@ -305,7 +305,7 @@ class Session:
     def send_data_line(self, line: bytes | str) -> bytes:
         """One line of message content after 354: dot-stuffed, CRLF added."""
         if isinstance(line, str):
-            line = line.encode("utf-8")
+            line = line.encode("utf-8", "surrogateescape")  # bytes that were not UTF-8 go as they came
         return stuff_line(line)
 
     def end_data(self) -> Outgoing:
@@ -325,7 +325,9 @@ class Session:
 
     def _queue(self, command: Command, warnings: tuple[str, ...]) -> Outgoing:
         self._pending.append(command)
-        return Outgoing(data=command.line.encode("utf-8") + b"\r\n", command=command, warnings=warnings)
+        # surrogateescape: a line read from a file or argument that was not UTF-8 goes out as its bytes
+        return Outgoing(data=command.line.encode("utf-8", "surrogateescape") + b"\r\n", command=command,
+                        warnings=warnings)
 
     def _note_sasl_response(self, b64: str, initial: bool = False) -> None:
         """Remember who is authenticating, from PLAIN's authcid or LOGIN's first answer."""
@@ -349,7 +351,14 @@ class Session:
             text = check(self, verb, words, caps)
             if text:
                 yield text
-        encoded = command.line.encode("utf-8")
+        encoded = command.line.encode("utf-8", "surrogateescape")
+        try:
+            command.line.encode("utf-8")
+        except UnicodeEncodeError:
+            escaped = [ord(ch) - 0xDC00 for ch in command.line if 0xDC80 <= ord(ch) <= 0xDCFF]
+            bad = list(dict.fromkeys(escaped))  # each byte once, in the order they come
+            shown = " ".join(f"0x{b:02x}" for b in bad[:6]) + (" …" if len(bad) > 6 else "")
+            yield f"the line has bytes that are not UTF-8 ({shown}): sent as they are"
         if len(encoded) + 2 > MAX_COMMAND_LINE:
             yield f"line is {len(encoded) + 2} bytes; RFC 5321 allows {MAX_COMMAND_LINE} for a command"
         if not command.line.isascii() and not (caps and "SMTPUTF8" in caps):

@@ -312,7 +312,7 @@ async def cmd_set(shell: "Shell", arg: str) -> None:
 
 async def cmd_b64(shell: "Shell", arg: str) -> None:
     """Base64-encode TEXT (UTF-8); \\0 stands for a NUL byte, as AUTH PLAIN needs."""
-    raw = arg.replace("\\0", "\x00").encode("utf-8")
+    raw = arg.replace("\\0", "\x00").encode("utf-8", "surrogateescape")
     shell.emit(display.note_line(base64.b64encode(raw).decode("ascii")))
 
 
@@ -345,7 +345,7 @@ def unescape(text: str) -> bytes:
                 i += 4
                 continue
             raise ValueError(f"unknown escape \\{nxt} (use \\r \\n \\t \\0 \\\\ \\xHH)")
-        out += ch.encode("utf-8")
+        out += ch.encode("utf-8", "surrogateescape")
         i += 1
     return bytes(out)
 

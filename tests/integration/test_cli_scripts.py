@@ -135,3 +135,30 @@ async def test_explain_subcommand(tmp_path):
     assert code == 0
     assert "554: transaction failed" in out
     assert "5.7.1: delivery not authorized" in out
+
+
+@pytest.mark.parametrize("how", ["file", "stdin", "argument"])
+async def test_a_line_that_is_not_utf8_goes_out_as_its_bytes(how, tmp_path):
+    """A Latin-1 script (or argument) is not a crash: the bytes go out as they are, with a warning."""
+    from tests.support.line_server import LineServer
+
+    server = await LineServer().start()
+    try:
+        line = b"NOOP caf\xe9 \xff"
+        args, stdin = ["127.0.0.1", str(server.port), "--color", "never"], None
+        if how == "file":
+            script = tmp_path / "latin1.smtp"
+            script.write_bytes(b"EHLO me\n" + line + b"\n")
+            args += ["-f", str(script)]
+        elif how == "stdin":
+            stdin = b"EHLO me\n" + line + b"\n"
+        else:
+            args = [arg.encode() for arg in args] + [b"-c", b"EHLO me", b"-c", line]
+        code, out, err = await run(*args, stdin=stdin, tmp_path=tmp_path)
+    finally:
+        await server.stop()
+    assert code == 0, out + err
+    assert "Traceback" not in out + err
+    assert line in server.commands  # exactly the bytes of the script
+    assert "the line has bytes that are not UTF-8 (0xe9 0xff): sent as they are" in out
+    assert "NOOP caf\\xe9 \\xff" in out  # shown visibly, not as mojibake
