@@ -144,6 +144,12 @@ def test_history_is_kept_but_never_holds_credentials(terminal, tmp_path):
     t.type("AUTH PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=")
     t.reply("235")
     t.prompt()
+    t.type(":b64 \\0alice\\0wonderland")  # as the demo's intro suggests
+    t.expect_exact("AGFsaWNlAHdvbmRlcmxhbmQ=")
+    t.prompt()
+    t.type(":unb64 AGFsaWNlAHdvbmRlcmxhbmQ=")
+    t.expect_exact("alice")
+    t.prompt()
     t.type(":quit")
     t.child.expect(pexpect.EOF)
     history = (tmp_path / "state" / "smtpshell" / "history").read_text()
