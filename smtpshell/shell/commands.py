@@ -219,8 +219,18 @@ async def cmd_starttls(shell: "Shell", arg: str) -> None:
 
     Typing STARTTLS yourself works too: the shell upgrades the connection
     when the server says 220 (then send EHLO again).
+    In a script, a :starttls that does not end in TLS stops the script (exit 3):
+    what follows (AUTH, the message) must not go out in plain text. To test a
+    refusal on purpose, type STARTTLS and :expect the code.
     """
-    await shell.starttls()
+    if await shell.starttls() or not shell.connected or shell.session.tls:
+        return
+    from smtpshell.shell.core import raise_if_script
+
+    if not shell.interactive:
+        shell.error("the script stops here: TLS did not start, and the lines after :starttls must not go in "
+                    "plain text (exit 3)")
+    raise_if_script(shell, ":starttls failed", ExitStatus.CONNECTION)
 
 
 async def cmd_ehlo(shell: "Shell", arg: str) -> None:

@@ -162,3 +162,21 @@ async def test_a_line_that_is_not_utf8_goes_out_as_its_bytes(how, tmp_path):
     assert line in server.commands  # exactly the bytes of the script
     assert "the line has bytes that are not UTF-8 (0xe9 0xff): sent as they are" in out
     assert "NOOP caf\\xe9 \\xff" in out  # shown visibly, not as mojibake
+
+
+async def test_starttls_command_not_offered_stops_the_script_before_the_password(tmp_path):
+    from tests.support.servers import AioSmtpd
+
+    plain = await AioSmtpd(server_ctx=None).start()  # no STARTTLS offered
+    try:
+        code, out, err = await run("127.0.0.1", str(plain.port), "--color", "never", "-c", ":starttls",
+                                   "-c", ":auth PLAIN alice wonderland", "-c", "MAIL FROM:<a@example.test>",
+                                   tmp_path=tmp_path)
+    finally:
+        await plain.stop()
+    assert code == 3, out + err
+    assert "STARTTLS refused: the server did not offer STARTTLS" in out
+    assert "the script stops here: TLS did not start" in out
+    after = out.split("the script stops here")[1]
+    assert "AUTH" not in after and "MAIL FROM" not in after  # nothing went out in plain text after it
+    assert replied(out, "221")  # still said goodbye
