@@ -77,6 +77,7 @@ class Shell:
         self.last_reply: Reply | None = None
         self.expect_failed = False
         self.uncovered_failure: Reply | None = None  # a 4xx/5xx no :expect looked at
+        self.refused_data: Reply | None = None  # a script's DATA answered without 354 (its message is not sent)
         self.quitting = False
         self.connection_failed = False
         self.lost_connection = False  # closed by the server when nobody asked
@@ -218,6 +219,9 @@ class Shell:
             hint = "type the message; a line with only . ends it (Ctrl-D too); :file PATH sends a file"
             if self.view.hints and self.interactive and not self.sending:
                 self.emit(display.hint_line(hint))
+        if (command is not None and command.verb == "DATA" and reply.code != 354 and not self.interactive
+                and not self.sending):
+            self.refused_data = reply  # the script's next lines are a message that must not become commands
         if reply.code is not None and reply.code >= 400 and (command is None or command.verb != "QUIT"):
             self.uncovered_failure = reply
 

@@ -33,6 +33,7 @@ async def script_lines(settings: Settings, stdin=None) -> AsyncIterator[str]:
 async def run_script(shell: Shell, lines: AsyncIterator[str]) -> ExitStatus:
     """Feed each line to the shell, stop at the first failure, QUIT at the end."""
     status = ExitStatus.OK
+    lines = skip_refused_messages(shell, lines)
     if shell.settings.pipeline:
         from smtpshell.shell.pipeline import auto_groups
 
@@ -64,6 +65,36 @@ async def run_script(shell: Shell, lines: AsyncIterator[str]) -> ExitStatus:
             shell.error(f"the server refused a command ({reply.code}) and no :expect checked it: exit 4")
             status = ExitStatus.REFUSED
     return status
+
+
+async def skip_refused_messages(shell: Shell, lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The script's lines, less the message of a DATA the server refused: the lines after it up to
+    a lone dot would otherwise go out as commands (a body line "QUIT" or "RCPT TO:" would act).
+    A colon command right after the DATA (``:expect 554``) means no message follows."""
+    refused, skipped = None, 0
+    async for line in lines:
+        if shell.refused_data is not None:  # DATA (typed, or in a --pipeline group) was just answered
+            refused, shell.refused_data, skipped = shell.refused_data, None, 0
+        if refused is not None:
+            if not skipped and line.lstrip().startswith(":"):
+                refused = None
+            else:
+                skipped += 1
+                if line == ".":
+                    _skipped(shell, refused, skipped)
+                    refused = None
+                continue
+        yield line
+    if refused is not None and skipped:
+        _skipped(shell, refused, skipped, ended=True)
+
+
+def _skipped(shell: Shell, reply, count: int, *, ended: bool = False) -> None:
+    """Say that the message of a refused DATA was not sent (its lines were not sent as commands)."""
+    what = f"{count} line{'s' * (count != 1)}" + (" (the script ended before the lone '.')" if ended else
+                                                  " up to the lone '.'")
+    shell.error(f"DATA was refused ({reply.code}): the message was NOT sent; its {what} "
+                f"{'were' if count != 1 else 'was'} skipped, not sent as commands")
 
 
 async def run_script_main(settings: Settings) -> ExitStatus:

@@ -180,3 +180,37 @@ async def test_starttls_command_not_offered_stops_the_script_before_the_password
     after = out.split("the script stops here")[1]
     assert "AUTH" not in after and "MAIL FROM" not in after  # nothing went out in plain text after it
     assert replied(out, "221")  # still said goodbye
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+async def test_message_of_a_refused_data_is_not_sent_as_commands(pipeline, tmp_path):
+    """DATA refused (no recipient): the lines after it up to the lone dot are its message; they
+    must not reach the server as commands (a body line "RSET" would act). The script goes on."""
+    from tests.support.line_server import LineServer
+
+    server = await LineServer().start()
+    try:
+        code, out, err = await run(
+            "127.0.0.1", str(server.port), "--color", "never", *(["--pipeline"] if pipeline else []),
+            "-c", "EHLO me", "-c", "MAIL FROM:<a@example.test>", "-c", "DATA", "-c", "Subject: x", "-c", "",
+            "-c", "RSET", "-c", ".", "-c", "NOOP after", tmp_path=tmp_path)
+    finally:
+        await server.stop()
+    assert server.commands == [b"EHLO me", b"MAIL FROM:<a@example.test>", b"DATA", b"NOOP after", b"QUIT"]
+    assert ("DATA was refused (503): the message was NOT sent; its 4 lines up to the lone '.' were skipped, "
+            "not sent as commands") in out
+    assert code == 4, out + err  # the 503 was not looked at by an :expect
+
+
+async def test_a_colon_command_right_after_a_refused_data_runs(tmp_path):
+    from tests.support.line_server import LineServer
+
+    server = await LineServer().start()
+    try:
+        code, out, err = await run("127.0.0.1", str(server.port), "-c", "DATA", "-c", ":expect 503",
+                                   "-c", "NOOP", tmp_path=tmp_path)
+    finally:
+        await server.stop()
+    assert code == 0, out + err
+    assert server.commands == [b"DATA", b"NOOP", b"QUIT"]
+    assert "skipped" not in out
