@@ -71,7 +71,7 @@ async def cmd_help(shell: "Shell", arg: str) -> None:
             import difflib
 
             close = difflib.get_close_matches(name, shell.commands, n=2, cutoff=0.6)
-            shell.error(f"no command :{name}" + (f" — did you mean {' or '.join(':' + c for c in close)}?" if close else
+            shell.usage_error(f"no command :{name}" + (f" — did you mean {' or '.join(':' + c for c in close)}?" if close else
                                                   " (:help lists them)"))
             return
         lines = [display.note_line(f"{spec.syntax}  —  {spec.summary}")]
@@ -150,7 +150,7 @@ async def cmd_save(shell: "Shell", arg: str) -> None:
     words = _path_words(shell, arg, ":save FILE")
     if not words:
         if words is not None:
-            shell.error("usage: :save FILE")
+            shell.usage_error("usage: :save FILE")
         return
     recording.save(shell, words[0])
 
@@ -162,10 +162,10 @@ def _path_words(shell: "Shell", arg: str, usage: str) -> list[str] | None:
     try:
         words = shlex.split(arg)
     except ValueError as exc:
-        shell.error(f"{exc}; usage: {usage}")
+        shell.usage_error(f"{exc}; usage: {usage}")
         return None
     if len(words) > 1:
-        shell.error(f"usage: {usage}")
+        shell.usage_error(f"usage: {usage}")
         return None
     return words
 
@@ -188,30 +188,39 @@ async def cmd_connect(shell: "Shell", arg: str) -> None:
     implicit = "--tls" in words
     words = [w for w in words if w != "--tls"]
     if not words or len(words) > 2:
-        shell.error("usage: :connect HOST [PORT] [--tls]")
+        shell.usage_error("usage: :connect HOST [PORT] [--tls]")
         return
     try:
         host, port = parse_target(words[0], words[1] if len(words) > 1 else None)
     except ValueError as exc:
-        shell.error(str(exc))
+        shell.usage_error(str(exc))
         return
     if port is None:
         port = 465 if implicit else (24 if shell.settings.lmtp else 25)
     if shell.connected:
         await shell.quit()
     shell.quitting = False
-    await shell.connect(Target(host=host, port=port, implicit_tls=implicit))
+    if not await shell.connect(Target(host=host, port=port, implicit_tls=implicit)):
+        _connect_failed(shell)
+
+
+def _connect_failed(shell: "Shell") -> None:
+    """In a script, a :connect or :reconnect that failed (it said why) stops it with exit 3."""
+    from smtpshell.shell.core import raise_if_script
+
+    raise_if_script(shell, "could not connect", ExitStatus.CONNECTION)
 
 
 async def cmd_reconnect(shell: "Shell", arg: str) -> None:
     """Connect again to the same server, with the same options."""
     if shell.target is None:
-        shell.error("nothing to reconnect to: :connect HOST [PORT]")
+        shell.usage_error("nothing to reconnect to: :connect HOST [PORT]")
         return
     if shell.connected:
         await shell.quit()
     shell.quitting = False
-    await shell.connect(shell.target)
+    if not await shell.connect(shell.target):
+        _connect_failed(shell)
 
 
 async def cmd_starttls(shell: "Shell", arg: str) -> None:
@@ -284,24 +293,24 @@ async def cmd_set(shell: "Shell", arg: str) -> None:
 
     words = arg.split()
     if len(words) != 2 or words[0] not in _SETTABLE:
-        shell.error("usage: :set " + " | ".join(f"{k} {v}" for k, v in _SETTABLE.items()))
+        shell.usage_error("usage: :set " + " | ".join(f"{k} {v}" for k, v in _SETTABLE.items()))
         return
     name, value = words[0], words[1]
     if name == "explain-auth":
         if value not in ("on", "off"):
-            shell.error("usage: :set explain-auth on|off")
+            shell.usage_error("usage: :set explain-auth on|off")
             return
         shell.explain_auth = value == "on"
     elif name in ("hints", "timestamps"):
         if value not in ("on", "off"):
-            shell.error(f"usage: :set {name} on|off")
+            shell.usage_error(f"usage: :set {name} on|off")
             return
         shell.view = replace(shell.view, **{name: value == "on"})
     elif name == "marks":
         try:
             shell.view = replace(shell.view, marks=Marks(value))
         except ValueError:
-            shell.error("usage: :set marks bare|sc|swaks")
+            shell.usage_error("usage: :set marks bare|sc|swaks")
             return
     elif name == "style":
         from pygments.util import ClassNotFound
@@ -311,7 +320,7 @@ async def cmd_set(shell: "Shell", arg: str) -> None:
         try:
             style_for(value)
         except ClassNotFound:
-            shell.error(f"no pygments style named {value!r}")
+            shell.usage_error(f"no pygments style named {value!r}")
             return
         shell.style_name = value
         restyle = getattr(shell.output, "set_style", None)
@@ -386,10 +395,10 @@ async def cmd_raw(shell: "Shell", arg: str) -> None:
     try:
         data = raw_bytes(arg)
     except ValueError as exc:
-        shell.error(str(exc))
+        shell.usage_error(str(exc))
         return
     if not data:
-        shell.error("usage: :raw TEXT | :raw --hex HEX   (e.g. :raw NOOP\\r\\n, :raw --hex 4e4f4f500d0a)")
+        shell.usage_error("usage: :raw TEXT | :raw --hex HEX   (e.g. :raw NOOP\\r\\n, :raw --hex 4e4f4f500d0a)")
         return
     if not shell.connected:
         shell.error("not connected")
@@ -415,7 +424,7 @@ async def cmd_file(shell: "Shell", arg: str) -> None:
     words = _path_words(shell, arg, ":file PATH")
     if not words:
         if words is not None:
-            shell.error("usage: :file PATH   (quote a path with spaces)")
+            shell.usage_error("usage: :file PATH   (quote a path with spaces)")
         return
     await shell.send_file(words[0])
 

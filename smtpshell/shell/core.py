@@ -121,6 +121,11 @@ class Shell:
     def error(self, text: str) -> None:
         self.emit(display.error_line(text))
 
+    def usage_error(self, text: str) -> None:
+        """A colon command used wrongly: said; a script stops there with exit 2 (usage)."""
+        self.error(text)
+        raise_if_script(self, text, ExitStatus.USAGE)
+
     def warn(self, text: str) -> None:
         self.emit(display.warning_line(text))
 

@@ -249,12 +249,12 @@ async def cmd_mx(shell: "Shell", arg: str) -> None:
     flags = {w for w in words if w.startswith("--")}
     words = [w for w in words if not w.startswith("--")]
     if flags - {"--tls", "--list"} or not words or len(words) > 2:
-        shell.error("usage: :mx DOMAIN [PORT] [--tls] [--list]")
+        shell.usage_error("usage: :mx DOMAIN [PORT] [--tls] [--list]")
         return
     try:
         domain, port = parse_target(words[0], words[1] if len(words) > 1 else None)
     except ValueError as exc:
-        shell.error(str(exc))
+        shell.usage_error(str(exc))
         return
     implicit = "--tls" in flags
     result = await look_up_and_show(shell, domain)

@@ -28,10 +28,10 @@ async def cmd_xclient(shell: "Shell", arg: str) -> None:
     try:
         attrs = xclient.parse_attributes(shlex.split(arg))
     except ValueError as exc:
-        shell.error(f"{exc}; {USAGE}")
+        shell.usage_error(f"{exc}; {USAGE}")
         return
     if not attrs:
-        shell.error(USAGE)
+        shell.usage_error(USAGE)
         return
     if not shell.connected:
         shell.error("not connected: :reconnect, or :connect HOST [PORT]")

@@ -214,3 +214,33 @@ async def test_a_colon_command_right_after_a_refused_data_runs(tmp_path):
     assert code == 0, out + err
     assert server.commands == [b"DATA", b"NOOP", b"QUIT"]
     assert "skipped" not in out
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    (":connect", "usage: :connect HOST [PORT] [--tls]"),
+    (":connect 127.0.0.1 notaport", "bad port 'notaport'"),
+    (":help nosuch", "no command :nosuch"),
+    (":set timestamps maybe", "usage: :set timestamps on|off"),
+    (":set style nosuch", "no pygments style named 'nosuch'"),
+    (":xclient", "usage: :xclient NAME=VALUE"),
+    (":mx", "usage: :mx DOMAIN"),
+    (":raw \\q", "unknown escape \\q"),
+    (":save", "usage: :save FILE"),
+    (":nosuch", "unknown command :nosuch"),
+])
+async def test_a_colon_command_used_wrongly_stops_the_script_with_status_2(smtpd, line, message, tmp_path):
+    code, out, err = await run("127.0.0.1", str(smtpd.port), "--color", "never", "-c", line, "-c", "NOOP",
+                               tmp_path=tmp_path)
+    assert code == 2, out + err
+    assert message in out
+    assert "\nNOOP" not in out  # the script stopped there
+
+
+async def test_a_connect_that_fails_stops_the_script_with_status_3(smtpd, tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, out, err = await run("127.0.0.1", str(smtpd.port), "--color", "never", "-c", f":connect 127.0.0.1 {port}",
+                               "-c", "NOOP", tmp_path=tmp_path)
+    assert code == 3, out + err
+    assert f"connection refused by 127.0.0.1:{port}" in out and "\nNOOP" not in out
