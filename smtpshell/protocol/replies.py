@@ -144,9 +144,13 @@ class ReplyParser:
         """Bytes received but not yet part of a complete reply line."""
         return len(self._buf)
 
+    def peek(self) -> bytes:
+        """What is buffered (an unfinished reply and a partial line), left in place."""
+        return b"".join(line.wire for line in self._lines) + bytes(self._buf)
+
     def take_buffer(self) -> bytes:
         """Remove and return what is buffered (a partial line and unfinished reply)."""
-        data = b"".join(line.wire for line in self._lines) + bytes(self._buf)
+        data = self.peek()
         self._buf.clear()
         self._lines = []
         self._problems = []

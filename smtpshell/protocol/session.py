@@ -180,6 +180,11 @@ class Session:
 
     # ----- receiving -----------------------------------------------------
 
+    def unfinished(self) -> bytes:
+        """Bytes the server sent that do not make a whole reply yet (no line ending, or a
+        multi-line reply without its last line), left in place."""
+        return self._parser.peek()
+
     def receive_data(self, data: bytes) -> None:
         if self.phase is Phase.CLOSED:
             return

@@ -351,8 +351,19 @@ class Shell:
 
         return header_for(*self.settings.proxy, version=self.settings.proxy_version)
 
+    def show_unfinished(self, what: str) -> None:
+        """Say what the server sent that is not a whole reply yet (a line with no CRLF, say):
+        nothing it sent goes unseen."""
+        data = self.conn.session.unfinished() if self.conn is not None else b""
+        if data:
+            ending = "no line ending" if not data.endswith(b"\n") else "not the last line of a reply"
+            self.note(f"{what} {len(data)} byte{'s' * (len(data) != 1)} with {ending} yet: {data[:200]!r}"
+                      + (" …" if len(data) > 200 else ""))
+
     async def close_quietly(self) -> None:
         if self.conn is not None:
+            if not self.conn.closed:
+                self.show_unfinished("closing: the server had sent")
             conn = self.conn
             await conn.close()
             self.conn = None
@@ -489,6 +500,7 @@ class Shell:
             return await self.conn.reply_to(command)
         except net.ReplyTimeout as exc:
             self.error(f"{exc} to {command.display_line or command.verb}; the reply will be shown if it comes")
+            self.show_unfinished("so far the server sent")
             raise_if_script(self, str(exc), ExitStatus.CONNECTION)
         except net.ConnectionClosed:
             raise_if_script(self, "the connection closed", ExitStatus.CONNECTION)

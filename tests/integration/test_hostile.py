@@ -307,6 +307,22 @@ async def test_a_banner_that_never_comes_fails_a_script(make_shell):
         assert_nothing_raw(out)
 
 
+async def test_a_reply_with_no_line_ending_is_shown_not_lost(make_shell, smtpd):
+    """A server that answers "250 ok" with no CRLF: the shell waits for the line ending, then says
+    what came so far; at :close it says it again. telnet would show it; so must the shell."""
+    async with HostileServer([Send(b"220 hi\r\n"), Expect(b"EHLO"), Send(b"250 ok\x1b[2J"), Hang()]) as server:
+        shell, out = make_shell(interactive=True, timeout=0.3)
+        assert await shell.connect(Target(host=server.host, port=server.port))
+        await shell.handle("EHLO me")
+        assert "! no reply within 0.3 s to EHLO me; the reply will be shown if it comes" in errors(out)
+        assert "* so far the server sent 10 bytes with no line ending yet: b'250 ok\\x1b[2J'" in out.text
+        mark = len(out.lines)
+        await shell.handle(":close")
+        assert "closing: the server had sent 10 bytes with no line ending yet" in out.since(mark)
+        assert_nothing_raw(out)  # the escape sequence is drawn, not obeyed
+    await usable_after(shell, out, smtpd)
+
+
 @pytest.fixture
 def big_message(tmp_path):
     """16 MB: more than the socket buffers and the transport's write buffer hold."""
