@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--record", metavar="FILE",
                    help="record the session to FILE (JSON Lines, written as it happens; "
                    "smtpshell replay/convert read it)")
+    r.add_argument("--overwrite", action="store_true",
+                   help="let --record replace a file that is not empty (it refuses otherwise: a recording is "
+                   "never lost by a mistyped name)")
     r.add_argument("--show-secrets", action="store_true",
                    help="keep passwords and tokens unmasked in recordings and :save (masked by default)")
     return p
@@ -196,6 +199,12 @@ def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser
     mx, mx_port = _route_args(args, parser)
     if args.demo and args.host:
         parser.error("--demo connects to its own practice server: give no HOST")
+    if args.record and not args.overwrite:
+        from smtpshell.shell.recording import occupied
+
+        held = occupied(args.record)
+        if held:
+            parser.error(f"--record: {held}: not replaced; add --overwrite to replace it, or pick another name")
     if not args.demo and not args.host and not (mx or args.socket):
         parser.error("give a HOST to connect to (or --demo for the practice server)")
     demo_modes: tuple[str, ...] = ()

@@ -122,12 +122,16 @@ async def cmd_record(shell: "Shell", arg: str) -> None:
     :record FILE     start (credentials masked unless --show-secrets)
     :record stop     stop and close the file
     :record          say whether a recording runs
+    A FILE that is not empty is replaced only after a yes (in a script, only
+    with --overwrite after FILE).
     """
     from smtpshell.shell import recording
 
-    words = _path_words(shell, arg, ":record FILE | :record stop")
+    words = _path_words(shell, arg, ":record FILE [--overwrite] | :record stop", ("--overwrite",))
     if words is None:
         return
+    overwrite = "--overwrite" in words
+    words = [w for w in words if w != "--overwrite"]
     if not words:
         if shell.recorder is None:
             shell.note("not recording (:record FILE starts)")
@@ -137,6 +141,11 @@ async def cmd_record(shell: "Shell", arg: str) -> None:
     if words == ["stop"]:
         recording.stop(shell)
         return
+    if len(words) > 1:
+        shell.usage_error("usage: :record FILE [--overwrite] | :record stop")
+        return
+    if shell.recorder is None and not await recording.may_write(shell, words[0], overwrite=overwrite):
+        return
     recording.start(shell, words[0])
 
 
@@ -144,19 +153,26 @@ async def cmd_save(shell: "Shell", arg: str) -> None:
     """Write the session so far to FILE: .jsonl (native), .txt (telnet-style), .html, .cast.
 
     Credentials stay masked unless the shell was started with --show-secrets.
+    A FILE that is not empty is replaced only after a yes (in a script, only
+    with --overwrite after FILE).
     """
     from smtpshell.shell import recording
 
-    words = _path_words(shell, arg, ":save FILE")
-    if not words:
-        if words is not None:
-            shell.usage_error("usage: :save FILE")
+    words = _path_words(shell, arg, ":save FILE [--overwrite]", ("--overwrite",))
+    if words is None:
         return
-    recording.save(shell, words[0])
+    overwrite = "--overwrite" in words
+    words = [w for w in words if w != "--overwrite"]
+    if len(words) != 1:
+        shell.usage_error("usage: :save FILE [--overwrite]")
+        return
+    if await recording.may_write(shell, words[0], overwrite=overwrite):
+        recording.save(shell, words[0])
 
 
-def _path_words(shell: "Shell", arg: str, usage: str) -> list[str] | None:
-    """ARG as shell words (quotes for paths with spaces); None after an error."""
+def _path_words(shell: "Shell", arg: str, usage: str, flags: tuple[str, ...] = ()) -> list[str] | None:
+    """ARG as shell words (quotes for paths with spaces), at most one besides ``flags``; None after
+    an error."""
     import shlex
 
     try:
@@ -164,7 +180,7 @@ def _path_words(shell: "Shell", arg: str, usage: str) -> list[str] | None:
     except ValueError as exc:
         shell.usage_error(f"{exc}; usage: {usage}")
         return None
-    if len(words) > 1:
+    if len([w for w in words if w not in flags]) > 1:
         shell.usage_error(f"usage: {usage}")
         return None
     return words
@@ -484,10 +500,10 @@ def build_registry() -> dict[str, CommandSpec]:
                     example=':unb64 VXNlcm5hbWU6   (Username:)'),
         CommandSpec(name="expect", syntax=":expect CODE", handler=cmd_expect,
                     example='MAIL FROM:<a@example.com>, then :expect 250   (in a -f script: stop unless 250)'),
-        CommandSpec(name="record", syntax=":record FILE | :record stop", handler=cmd_record, in_data=True,
-                    example=':record session.jsonl  …  :record stop'),
-        CommandSpec(name="save", syntax=":save FILE", handler=cmd_save, in_data=True,
-                    example=':save session.html   (or .txt, .jsonl, .cast)'),
+        CommandSpec(name="record", syntax=":record FILE [--overwrite] | :record stop", handler=cmd_record,
+                    in_data=True, options=("--overwrite",), example=':record session.jsonl  …  :record stop'),
+        CommandSpec(name="save", syntax=":save FILE [--overwrite]", handler=cmd_save, in_data=True,
+                    options=("--overwrite",), example=':save session.html   (or .txt, .jsonl, .cast)'),
         CommandSpec(name="set", syntax=":set NAME VALUE", handler=cmd_set,
                     example=':set hints off  |  :set marks sc  |  :set style monokai'),
         CommandSpec(name="connect", syntax=":connect HOST [PORT] [--tls]", handler=cmd_connect,

@@ -154,6 +154,32 @@ def _header(shell: "Shell") -> Header:
     )
 
 
+def occupied(path: str) -> str | None:
+    """What stands in the way of writing PATH: "PATH already exists (N bytes)" for a file that
+    is not empty, or None. A recording is never replaced by a mistyped name without asking."""
+    path = os.path.expanduser(path)
+    try:
+        size = os.path.getsize(path) if os.path.isfile(path) else 0
+    except OSError:
+        size = 0
+    return f"{path} already exists ({size:,} bytes)" if size else None
+
+
+async def may_write(shell: "Shell", path: str, *, overwrite: bool) -> bool:
+    """Whether PATH may be (re)written: empty or new, --overwrite given, or yes to the question the
+    REPL asks. Otherwise False, after saying so (in a script: exit 2, it never asks)."""
+    held = None if overwrite else occupied(path)
+    if held is None:
+        return True
+    if shell.interactive and shell.ask_confirm is not None:
+        if await shell.ask_confirm(f"{held}: replace it? [y/N] "):
+            return True
+        shell.note(f"{os.path.expanduser(path)} left as it was; nothing written")
+        return False
+    shell.usage_error(f"{held}: not replaced; add --overwrite to replace it, or pick another name")
+    return False
+
+
 def start(shell: "Shell", path: str) -> bool:
     """Start recording to PATH; False (after saying why) if it cannot."""
     from smtpshell.transcript.jsonl import Recorder, RecordingError

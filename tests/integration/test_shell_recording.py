@@ -10,11 +10,14 @@ import resource
 import signal
 import sys
 
+import pytest
+
 from smtpshell.settings import ExitStatus
 from smtpshell.shell.core import Target
 from smtpshell.shell.script import run_script
 from smtpshell.transcript.events import Note
 from smtpshell.transcript.readers import read
+from tests.support.process import run_cli
 from tests.support.script import b64, lines, replied
 
 SESSION = (
@@ -185,3 +188,72 @@ async def test_a_script_that_quits_itself_sends_one_quit(make_shell, tmp_path):
         assert server.received == [b"EHLO me.example\r\n", b"quit\r\n"]
     transcript = read(path.read_text(encoding="utf-8"))
     assert [c.line for c in transcript.client_lines] == ["EHLO me.example", "quit"]
+
+
+# ----- a file that is already there is not replaced without a yes ------------------------------
+
+
+def sent_lines(path):
+    return [c.line for c in read(path.read_text()).client_lines]
+
+
+@pytest.fixture
+def kept(tmp_path):
+    path = tmp_path / "baseline.jsonl"
+    path.write_text('{"smtpshell": 1, "host": "mx.example", "port": 25}\n')
+    return path
+
+
+async def test_record_option_refuses_a_file_that_is_not_empty(smtpd, kept, tmp_path):
+    before = kept.read_bytes()
+    code, out, err = await run_cli("127.0.0.1", str(smtpd.port), "--record", str(kept), "-c", "NOOP",
+                                   tmp_path=tmp_path)
+    assert code == ExitStatus.USAGE
+    assert f"--record: {kept} already exists ({len(before)} bytes): not replaced; add --overwrite" in err
+    assert kept.read_bytes() == before
+    code, out, err = await run_cli("127.0.0.1", str(smtpd.port), "--record", str(kept), "--overwrite",
+                                   "-c", "NOOP", tmp_path=tmp_path)
+    assert code == ExitStatus.OK, out + err
+    assert sent_lines(kept) == ["NOOP", "QUIT"]
+
+
+@pytest.mark.parametrize("command", [":save", ":record"])
+async def test_a_script_does_not_replace_a_file_without_overwrite(make_shell, smtpd, kept, command):
+    before = kept.read_bytes()
+    shell, out = await connected(make_shell, smtpd)
+    status = await run_script(shell, lines("NOOP", f"{command} {kept}", "RSET"))
+    assert status is ExitStatus.USAGE
+    assert f"{kept} already exists ({len(before)} bytes): not replaced; add --overwrite" in out.text
+    assert kept.read_bytes() == before and "RSET" not in out.text
+    shell, out = await connected(make_shell, smtpd)
+    status = await run_script(shell, lines("NOOP", f"{command} {kept} --overwrite", "RSET"))
+    assert status is ExitStatus.OK, out.text
+    assert read(kept.read_text()).header.host == "127.0.0.1"
+    assert ("RSET" if command == ":record" else "NOOP") in sent_lines(kept)
+
+
+@pytest.mark.parametrize("answer", [False, True])
+@pytest.mark.parametrize("command", [":save", ":record"])
+async def test_the_shell_asks_before_replacing_a_file(make_shell, smtpd, kept, command, answer):
+    before = kept.read_bytes()
+    shell, out = make_shell(interactive=True)
+    asked = []
+
+    async def ask(question):  # what the person answers at the y/N question
+        asked.append(question)
+        return answer
+
+    shell.ask_confirm = ask
+    assert await shell.connect(Target(host="127.0.0.1", port=smtpd.port))
+    await shell.handle("NOOP")
+    await shell.handle(f"{command} {kept}")
+    await shell.handle("RSET")
+    await shell.handle(":save " + str(kept.with_suffix(".copy.jsonl")))  # a new name: no question
+    await shell.quit()
+    assert asked == [f"{kept} already exists ({len(before)} bytes): replace it? [y/N] "]
+    if answer:
+        assert read(kept.read_text()).header.host == "127.0.0.1"
+        assert ("RSET" if command == ":record" else "NOOP") in sent_lines(kept)
+    else:
+        assert kept.read_bytes() == before
+        assert f"{kept} left as it was; nothing written" in out.text
