@@ -95,6 +95,7 @@ class Shell:
         self._bdat_command: Command | None = None
         self.addresses: list[str] = []  # of the MAIL FROM / RCPT TO lines sent, most recent first (Tab)
         self._quit_answered = False
+        self._closed_noted = False  # this connection's close was shown
         self._record_option_used = False
         # Asks for a password or token unseen (the REPL sets it); scripts never prompt.
         self.ask_secret: Callable[[str], Awaitable[str | None]] | None = None
@@ -240,6 +241,7 @@ class Shell:
 
     def _on_closed(self, ev: net.Closed) -> None:
         self._data.clear()
+        self._closed_noted = True
         if ev.expected or self.quitting:
             self.note("connection closed")
             if self.interactive and not self.quitting:
@@ -304,6 +306,7 @@ class Shell:
         self.target = target
         self.connection_failed = False
         self._quit_answered = False
+        self._closed_noted = False
         if self.settings.record and not self._record_option_used:
             from smtpshell.shell import recording
 
@@ -372,6 +375,7 @@ class Shell:
     async def quit(self, *, wait: float = QUIT_WAIT) -> None:
         """Send QUIT (if connected), wait briefly for 221, close."""
         self.quitting = True
+        was_open = self.connected
         if self.connected and not self.in_data and not self._quit_answered:
             try:
                 out = self.conn.send_line("QUIT")
@@ -379,6 +383,9 @@ class Shell:
             except (net.ReplyTimeout, net.ConnectionClosed, net.NotConnected):
                 pass
         await self.close_quietly()
+        if was_open and not self._closed_noted:  # we closed first: say so, as when the server does
+            self._closed_noted = True
+            self.note("connection closed")
 
     def hello_name(self) -> str:
         return self.settings.ehlo or socket.gethostname() or "localhost"

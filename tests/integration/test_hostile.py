@@ -323,6 +323,16 @@ async def test_a_reply_with_no_line_ending_is_shown_not_lost(make_shell, smtpd):
     await usable_after(shell, out, smtpd)
 
 
+@pytest.mark.parametrize("after_221", [Close(), Hang()], ids=["server closes", "server keeps it open"])
+async def test_the_end_of_a_script_says_connection_closed_once_whoever_closes(make_shell, after_221):
+    async with HostileServer([*HELLO, Expect(b"QUIT"), Send(b"221 bye\r\n"), after_221]) as server:
+        shell, out = make_shell(timeout=5)
+        await shell.connect(Target(host=server.host, port=server.port))
+        assert await run_script(shell, lines("EHLO me")) is ExitStatus.OK
+    texts = ["".join(t for _, t in line) for line in out.lines]
+    assert texts[-1] == "* connection closed" and texts.count("* connection closed") == 1, out.text
+
+
 @pytest.fixture
 def big_message(tmp_path):
     """16 MB: more than the socket buffers and the transport's write buffer hold."""
