@@ -2,7 +2,8 @@
 
 Both read FILE (``-`` for standard input) in any notation the readers know;
 a file that cannot be read or is not a transcript is one clear line on
-standard error and exit status 2.
+standard error and exit status 2. Credentials in FILE (AUTH responses) are
+masked as the shell records them unless ``--show-secrets``.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class _Exit(Exception):
         self.status = status
 
 
-def _read_transcript(path: str, notation: str | None, stdin) -> Transcript:
+def _read_transcript(path: str, notation: str | None, stdin, *, show_secrets: bool = False) -> Transcript:
+    """FILE read in any notation; credentials masked as the shell records them unless ``show_secrets``."""
     from smtpshell.transcript.readers import read_bytes
 
     if path == "-":
@@ -66,7 +68,7 @@ def _read_transcript(path: str, notation: str | None, stdin) -> Transcript:
         except OSError as exc:
             raise _Fail(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        return read_bytes(data, notation=notation)
+        return read_bytes(data, notation=notation, show_secrets=show_secrets)
     except TranscriptError as exc:
         raise _Fail(f"{name}: not a transcript{f' in {notation} notation' if notation else ''}: {exc}") from None
 
@@ -99,12 +101,15 @@ def _convert_parser() -> _Parser:
     p.add_argument("--redact", action="store_true",
                    help="mask addresses, host names and credentials (consistently)")
     p.add_argument("--style", metavar="NAME", help="colours for html/asciicast (any pygments style)")
+    p.add_argument("--show-secrets", action="store_true",
+                   help="keep credentials in clear (AUTH responses are masked as *** by default, "
+                   "as the shell records them)")
     return p
 
 
 def convert_main(argv: list[str], *, stdin=None, stdout: TextIO | None = None,
                  stderr: TextIO | None = None) -> int:
-    """``smtpshell convert FILE --to FORMAT [-o OUT] [--from NOTATION] [--redact]``."""
+    """``smtpshell convert FILE --to FORMAT [-o OUT] [--from NOTATION] [--redact] [--show-secrets]``."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
 
@@ -113,7 +118,7 @@ def convert_main(argv: list[str], *, stdin=None, stdout: TextIO | None = None,
 
         args = _convert_parser().parse_args(argv)
         _check_style(args.style)
-        transcript = _read_transcript(args.file, args.notation, stdin)
+        transcript = _read_transcript(args.file, args.notation, stdin, show_secrets=args.show_secrets)
         text = write(transcript, args.fmt, redact=args.redact, style=args.style)
         if args.output and args.output != "-":
             try:
@@ -173,9 +178,9 @@ _LIVE_EPILOG = """live replay (--to HOST [PORT]):
   334) is replaced by a fresh one with the same mechanism, and only its final
   reply is compared. The password comes from --password-file, SMTPSHELL_PASSWORD,
   or is asked for unseen when standard input is a terminal (never otherwise).
-  Without --user, an exchange recorded in clear is sent as recorded; a masked one
-  (***) is skipped: "skipped: credentials masked; give --user", a difference only
-  with --strict.
+  Without --user, an exchange recorded in clear is sent as recorded (the report
+  never shows its credentials); a masked one (***) is skipped:
+  "skipped: credentials masked; give --user", a difference only with --strict.
 
   Differences: a reply of another class (2xx 3xx 4xx 5xx) than recorded, or no
   reply at all. With --strict also another code (250 -> 251) or another enhanced
@@ -183,8 +188,9 @@ _LIVE_EPILOG = """live replay (--to HOST [PORT]):
   EHLO capabilities added, removed or changed are shown, never counted.
 
 exit status (live):
-  0  no difference
-  1  a difference counted (see above)
+  0  no difference, every step replayed
+  1  a difference counted (see above), or the replay stopped before the end
+     with steps not replayed ("stopped: ...; N step(s) not replayed")
   2  usage error (bad option, unreadable FILE, no password without a terminal)
   3  connection or TLS failure, or the connection closed before the end
   130  interrupted"""
@@ -214,6 +220,8 @@ def _replay_parser() -> _Parser:
                    help="colour: auto (terminals only; NO_COLOR honoured), always, never")
     p.add_argument("--style", metavar="NAME", help="any pygments style")
     p.add_argument("--no-hints", action="store_true", help="leave out the hints")
+    p.add_argument("--show-secrets", action="store_true",
+                   help="show credentials read from FILE in clear (masked as *** by default)")
     off = p.add_argument_group("offline replay")
     pace = off.add_mutually_exclusive_group()
     pace.add_argument("--speed", type=_speed, metavar="X", help="X times the recorded pace")
@@ -295,7 +303,7 @@ def replay_main(argv: list[str], *, stdin=None, stdout: TextIO | None = None,
         _check_style(args.style)
         if args.step and args.file == "-" and read_key is None:
             raise _Fail("--step reads key presses from standard input: give a FILE, not -")
-        transcript = _read_transcript(args.file, args.notation, stdin)
+        transcript = _read_transcript(args.file, args.notation, stdin, show_secrets=args.show_secrets)
         try:
             is_tty = stdout.isatty()
         except (AttributeError, ValueError):
@@ -385,7 +393,9 @@ def _live_main(args, *, stdin, stdout: TextIO, env, ask_secret) -> int:
     if args.password_file and not args.user:
         raise _Fail("--password-file goes with --user")
     _check_style(args.style)
-    transcript = _read_transcript(args.file, args.notation, stdin)
+    # Credentials read in clear are kept for the wire (an exchange recorded in clear is sent as
+    # recorded); the report never shows them: AUTH lines as "AUTH MECH ***", answers not at all.
+    transcript = _read_transcript(args.file, args.notation, stdin, show_secrets=True)
     the_plan = live.plan(transcript)
     notes: list[str] = []
     secret = None

@@ -17,7 +17,11 @@ Rules
 - Message content (``SentData`` between a 354 and the lone ``.``) is split
   into lines at CRLF and un-stuffed: one ``ClientLine(data=True)`` per line.
   Outside DATA, ``SentData`` is ``:raw`` bytes: one ``ClientLine`` per write,
-  with ``raw`` (the exact bytes) unless they were plain text + CRLF.
+  with ``raw`` (the exact bytes) unless they were plain text + CRLF. Raw bytes
+  that carry credentials (``AUTH PLAIN <response>``, an answer to a 334) are
+  recorded with each credential replaced by ``***`` and ``secret: true``, as a
+  typed line would be -- unless ``show_secrets``
+  (:mod:`~smtpshell.transcript.credentials` decides, following each SASL exchange).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Callable
 
 from smtpshell.net import connection as net
 from smtpshell.transcript import display
+from smtpshell.transcript.credentials import Exchange
 from smtpshell.transcript.events import ClientLine, Event, Note, ServerReply, decode_line
 
 
@@ -89,6 +94,7 @@ class Capture:
         self._last_t = 0.0
         self._in_data = False
         self._data = bytearray()  # message content not yet split into lines
+        self._sasl = Exchange()  # where a SASL exchange is, for credentials sent with :raw
 
     @property
     def in_data(self) -> bool:
@@ -111,6 +117,7 @@ class Capture:
     def _connected(self, ev: net.Connected, t: float) -> list[Event]:
         out: list[Event] = self._flush_data(t)
         self._in_data = False
+        self._sasl = Exchange()
         where = net.format_hostport(ev.host, ev.port)
         peer = f" ({ev.peer})" if ev.peer != where else ""
         out.append(Note(t=t, kind="info", text=f"connected to {where}{peer}"))
@@ -122,14 +129,23 @@ class Capture:
             out.extend(tls_notes(t, ev.tls, implicit=True))
         return out
 
+    def _raw(self, t: float, wire: bytes) -> ClientLine:
+        """Client bytes sent exactly (``:raw``): credentials in them masked unless show_secrets."""
+        masked = self._sasl.wire(wire)
+        if masked is None or self.show_secrets:
+            return client_from_wire(t, wire)
+        return replace(client_from_wire(t, masked), secret=True)
+
     def _sent(self, ev: net.Sent, t: float) -> list[Event]:
         command = ev.outgoing.command
         if command is None:
-            return [client_from_wire(t, ev.outgoing.data)]
+            return [self._raw(t, ev.outgoing.data)]
         out: list[Event] = []
         if command.verb == ".":
             out.extend(self._flush_data(t))
             self._in_data = False
+        else:
+            self._sasl.client(command.line)  # follows the exchange (keeps no credentials)
         if command.secret and not self.show_secrets:
             out.append(ClientLine(t=t, line=command.display_line, secret=True))
         else:
@@ -138,7 +154,7 @@ class Capture:
 
     def _sent_data(self, ev: net.SentData, t: float) -> list[Event]:
         if not self._in_data:
-            return [client_from_wire(t, ev.data)]
+            return [self._raw(t, ev.data)]
         self._data += ev.data
         out: list[Event] = []
         start = 0
@@ -160,6 +176,7 @@ class Capture:
         reply = ev.event.reply
         if reply.code == 354:
             self._in_data = True
+        self._sasl.reply(reply.code)
         return [reply_event(t, reply)]
 
     def _tls(self, ev: net.TLSStarted, t: float) -> list[Event]:

@@ -23,6 +23,9 @@ Notations (``NOTATIONS``):
 
 A ``[   1.234] `` timestamp in front of lines (the shell's ``--timestamps``)
 gives events their times; otherwise ``t`` is ``None``.
+
+Credentials (AUTH's initial response, answers to 334) come out masked as the
+shell records them, unless ``show_secrets=True``.
 """
 
 from __future__ import annotations
@@ -86,8 +89,21 @@ def _greeting_host(events) -> str | None:
     return None
 
 
-def read(text: str, *, notation: str | None = None) -> Transcript:
-    """A transcript from text in any known notation. Raises TranscriptError."""
+def read(text: str, *, notation: str | None = None, show_secrets: bool = False) -> Transcript:
+    """A transcript from text in any known notation. Raises TranscriptError.
+
+    Client lines that carry credentials (AUTH's initial response, the answers to 334) are
+    masked as the shell records them (:mod:`~smtpshell.transcript.credentials`), unless
+    ``show_secrets``."""
+    transcript = _read(text, notation=notation)
+    if show_secrets:
+        return transcript
+    from smtpshell.transcript.credentials import mask_transcript
+
+    return mask_transcript(transcript)
+
+
+def _read(text: str, *, notation: str | None) -> Transcript:
     if notation is not None and notation not in NOTATIONS:
         raise TranscriptError(f"unknown notation {notation!r} (known: {', '.join(NOTATIONS)})")
     if not isinstance(text, str):
@@ -112,6 +128,6 @@ def read(text: str, *, notation: str | None = None) -> Transcript:
     return Transcript(header=header, events=events, notation=name)
 
 
-def read_bytes(data: bytes, *, notation: str | None = None) -> Transcript:
+def read_bytes(data: bytes, *, notation: str | None = None, show_secrets: bool = False) -> Transcript:
     """As :func:`read`, from bytes (UTF-8; other bytes kept exactly, as ``raw``)."""
-    return read(data.decode("utf-8", "surrogateescape"), notation=notation)
+    return read(data.decode("utf-8", "surrogateescape"), notation=notation, show_secrets=show_secrets)

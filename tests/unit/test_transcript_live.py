@@ -51,7 +51,8 @@ def text(lines) -> str:
 
 
 def test_the_seed_as_steps():
-    steps = plan(read((SAMPLES / "seed-telnet-esmtp-auth-session.txt").read_text(encoding="utf-8"))).steps
+    steps = plan(read((SAMPLES / "seed-telnet-esmtp-auth-session.txt").read_text(encoding="utf-8"),
+                      show_secrets=True)).steps
     assert [s.kind for s in steps] == [
         StepKind.GREETING, StepKind.COMMAND, StepKind.AUTH, StepKind.COMMAND, StepKind.COMMAND,
         StepKind.COMMAND, StepKind.MESSAGE, StepKind.COMMAND,
@@ -348,7 +349,7 @@ def test_report_json():
     assert data["steps"][0]["client"] is None and data["steps"][0]["same"] is True
     assert data["steps"][1]["capabilities"] == {"added": [], "removed": [], "changed": ["SIZE 1000 → 2000"]}
     assert data["summary"] == {
-        "steps": 5, "replayed": 5, "differences": 1, "class_changes": 1, "code_changes": 1, "skipped": 1,
+        "steps": 5, "replayed": 5, "not_replayed": 0, "differences": 1, "class_changes": 1, "code_changes": 1, "skipped": 1,
         "stopped": None, "connection_failed": False, "exit_status": 1,
         "text": [difference_text(report.results[2])],
     }
@@ -392,3 +393,18 @@ def test_help_documents_auth_strict_and_the_exit_status(capsys):
     assert "--to HOST" in help_text and "--strict" in help_text and "--json" in help_text
     assert "skipped: credentials masked; give --user" in help_text
     assert "3  connection or TLS failure" in help_text
+
+
+def test_a_replay_that_stopped_with_steps_left_is_exit_1_and_says_so():
+    steps = plan(transcript(reply("220 mx"), client("NOOP"), reply("250 ok"), client("QUIT"), reply("221 bye"))).steps
+    report = Report(
+        results=(judge(steps[0], reply("220 mx"), strict=False), judge(steps[1], reply("250 ok"), strict=False),
+                 StepResult(step=steps[2], verdict=Verdict(outcome=Outcome.NOT_REPLAYED, counts=False))),
+        stopped="step 3 cannot be sent: why", connection_failed=False,
+    )
+    assert not report.differences and not report.complete
+    assert report.exit_status == 1
+    summary = text(summary_lines(report))
+    assert summary.startswith("! 3 steps, 1 not replayed, 0 differences\n")
+    assert summary.endswith("! stopped: step 3 cannot be sent: why; 1 step(s) not replayed")
+    assert report_json(report)["summary"]["exit_status"] == 1

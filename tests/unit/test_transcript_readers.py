@@ -61,7 +61,7 @@ SEED_SHAPE = [
 
 
 def test_seed_blog_post_reads_to_the_session_and_nothing_else():
-    transcript = read(sample("seed-telnet-esmtp-auth-session.txt"))
+    transcript = read(sample("seed-telnet-esmtp-auth-session.txt"), show_secrets=True)
     assert transcript.notation == "text"
     assert shape(transcript) == SEED_SHAPE
     assert transcript.header.host == "mymailserver.com" and transcript.header.port == 25
@@ -72,14 +72,14 @@ def test_seed_blog_post_reads_to_the_session_and_nothing_else():
 
 def test_seed_pasted_as_is_with_crlf_and_a_bom():
     text = "\ufeff" + sample("seed-telnet-esmtp-auth-session.txt").replace("\n", "\r\n")
-    assert shape(read(text)) == SEED_SHAPE
+    assert shape(read(text, show_secrets=True)) == SEED_SHAPE
 
 
 def test_the_session_alone_without_chatter_reads_the_same():
     lines = sample("seed-telnet-esmtp-auth-session.txt").split("\n")
     start = lines.index("220 mymailserver.com ESMTP Postfix")
     end = lines.index("221 Bye")
-    assert shape(read("\n".join(lines[start:end + 1]) + "\n")) == SEED_SHAPE
+    assert shape(read("\n".join(lines[start:end + 1]) + "\n", show_secrets=True)) == SEED_SHAPE
 
 
 # ----- each notation -------------------------------------------------------------------
@@ -126,7 +126,7 @@ def test_rfc821_where_s_is_the_sender():
 
 
 def test_swaks_with_starttls_auth_and_an_error_reply():
-    transcript = read(sample("swaks-starttls-auth.txt"))
+    transcript = read(sample("swaks-starttls-auth.txt"), show_secrets=True)
     assert transcript.notation == "swaks"
     assert transcript.header.host == "mx.example.net" and transcript.header.port == 587
     s = shape(transcript)

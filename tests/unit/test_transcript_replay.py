@@ -236,7 +236,7 @@ def test_help_exits_0(capsys):
 
 
 def test_hand_typed_sasl_answers_are_decoded_with_the_password_masked():
-    out = replayed(seed())
+    out = replayed(read(SEED.read_text(encoding="utf-8"), show_secrets=True))
     assert "auth login dXNlcm5hbWU=\n    ↳ decoded: username\n" in out
     assert "cGFzc3dvcmQ=\n    ↳ decoded: *** (password)\n" in out
     assert "password\n" not in out.replace("(password)", "")

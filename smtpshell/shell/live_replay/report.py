@@ -128,20 +128,25 @@ def difference_text(result: StepResult) -> str:
 
 
 def summary_lines(report: Report) -> list[Line]:
-    """The end of the report: how many steps and differences, each difference, why it stopped."""
+    """The end of the report: how many steps (and how many not replayed) and differences, each
+    difference, why it stopped. An error line whenever it is no clean pass."""
     total = len(report.results)
     differences = report.differences
     count = f"{len(differences)} difference{'' if len(differences) == 1 else 's'}"
+    left = report.not_replayed
+    # A replay that stopped halfway is no clean pass, even with no difference in what it did replay.
+    head = f"{total} steps, {left} not replayed, {count}" if left else f"{total} steps, {count}"
     out: list[Line] = []
     if differences:
-        out.append(display.error_line(f"{total} steps, {count}:"))
+        out.append(display.error_line(f"{head}:"))
         out.extend(display.error_line("  " + difference_text(r)) for r in differences)
+    elif left:
+        out.append(display.error_line(head))
     else:
-        out.append(display.note_line(f"{total} steps, {count}"))
+        out.append(display.note_line(head))
     for result in report.uncounted:
         out.append(display.note_line(f"not counted (--strict counts it): {difference_text(result)}"))
     if report.stopped is not None:
-        left = total - report.replayed
         line = f"stopped: {report.stopped}" + (f"; {left} step(s) not replayed" if left else "")
         out.append(display.error_line(line) if report.connection_failed or left else display.note_line(line))
     return out
@@ -182,6 +187,7 @@ def report_json(report: Report, **about) -> dict:
         "summary": {
             "steps": len(report.results),
             "replayed": report.replayed,
+            "not_replayed": report.not_replayed,
             "differences": len(report.differences),
             "class_changes": sum(r.verdict.outcome is Outcome.CLASS_CHANGED for r in report.results),
             "code_changes": sum(r.verdict.outcome is Outcome.CODE_CHANGED for r in report.results),

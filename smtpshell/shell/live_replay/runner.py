@@ -248,7 +248,9 @@ class LiveReplay:
                 raise _Stop(f"{self._why_closed()} (before step {step.index}, {step.shown})") from None
         reply = await self._wait(step, command, sent=sent, notes=tuple(notes))
         result = judge(step, reply_event(None, reply), strict=self.options.strict, sent=sent, notes=tuple(notes))
-        if self.conn.session.phase is Phase.DATA and not self._next_is_message(step):
+        # This command's own 354 (in a pipelined group the session may be in DATA already when an
+        # earlier member's reply is read: the 354 answers the DATA step, whose message follows it).
+        if reply.code == 354 and self.conn.session.phase is Phase.DATA and not self._next_is_message(step):
             raise _Stop("the server is in DATA now (354) where the recording has no message to send: "
                         "dropped the connection rather than send one", result=result, connection=False)
         return result

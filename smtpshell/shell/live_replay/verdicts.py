@@ -12,7 +12,8 @@
   or changed; shown, never counted.
 
 :func:`judge` makes a step's :class:`StepResult` from its new reply; :class:`Report`
-holds them all, the differences that count and the exit status.
+holds them all, the differences that count and the exit status: a replay that stopped with
+steps not replayed never passes (1, or 3 when the connection failed).
 """
 
 from __future__ import annotations
@@ -155,7 +156,19 @@ class Report:
         return sum(r.verdict.outcome is not Outcome.NOT_REPLAYED for r in self.results)
 
     @property
+    def not_replayed(self) -> int:
+        """Steps left out because the replay stopped before them."""
+        return len(self.results) - self.replayed
+
+    @property
+    def complete(self) -> bool:
+        """Every step was replayed (a replay that stopped halfway is no clean pass)."""
+        return self.not_replayed == 0
+
+    @property
     def exit_status(self) -> ExitStatus:
+        """3 when the connection failed or closed; 1 for a difference that counts, or for steps
+        not replayed (the replay stopped before them); else 0."""
         if self.connection_failed:
             return ExitStatus.CONNECTION
-        return ExitStatus.EXPECT_FAILED if self.differences else ExitStatus.OK
+        return ExitStatus.EXPECT_FAILED if self.differences or not self.complete else ExitStatus.OK
