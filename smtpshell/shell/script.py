@@ -70,13 +70,17 @@ async def run_script(shell: Shell, lines: AsyncIterator[str]) -> ExitStatus:
 async def skip_refused_messages(shell: Shell, lines: AsyncIterator[str]) -> AsyncIterator[str]:
     """The script's lines, less the message of a DATA the server refused: the lines after it up to
     a lone dot would otherwise go out as commands (a body line "QUIT" or "RCPT TO:" would act).
-    A colon command right after the DATA (``:expect 554``) means no message follows."""
+    The first line after the DATA decides: an SMTP command or a colon command (``:expect 554``)
+    means no message follows; anything else (a header, an empty line, text) starts one."""
+    from smtpshell.protocol.verbs import verbs
+
     refused, skipped = None, 0
     async for line in lines:
         if shell.refused_data is not None:  # DATA (typed, or in a --pipeline group) was just answered
             refused, shell.refused_data, skipped = shell.refused_data, None, 0
         if refused is not None:
-            if not skipped and line.lstrip().startswith(":"):
+            words = line.split(maxsplit=1)
+            if not skipped and (line.lstrip().startswith(":") or (words and words[0].upper() in verbs())):
                 refused = None
             else:
                 skipped += 1

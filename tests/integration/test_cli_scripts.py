@@ -202,18 +202,20 @@ async def test_message_of_a_refused_data_is_not_sent_as_commands(pipeline, tmp_p
     assert code == 4, out + err  # the 503 was not looked at by an :expect
 
 
-async def test_a_colon_command_right_after_a_refused_data_runs(tmp_path):
+@pytest.mark.parametrize("after", [[":expect 503", "NOOP"], ["mail from:<a@example.test>", "NOOP"]])
+async def test_a_command_right_after_a_refused_data_runs(after, tmp_path):
+    """No message follows a refused DATA when the next line is a colon command or an SMTP command."""
     from tests.support.line_server import LineServer
 
     server = await LineServer().start()
     try:
-        code, out, err = await run("127.0.0.1", str(server.port), "-c", "DATA", "-c", ":expect 503",
-                                   "-c", "NOOP", tmp_path=tmp_path)
+        code, out, err = await run("127.0.0.1", str(server.port), "-c", "DATA",
+                                   *(arg for line in after for arg in ("-c", line)), tmp_path=tmp_path)
     finally:
         await server.stop()
-    assert code == 0, out + err
-    assert server.commands == [b"DATA", b"NOOP", b"QUIT"]
+    assert server.commands == [b"DATA", *(line.encode() for line in after if not line.startswith(":")), b"QUIT"]
     assert "skipped" not in out
+    assert code == (0 if after[0].startswith(":") else 4), out + err
 
 
 @pytest.mark.parametrize(("line", "message"), [
