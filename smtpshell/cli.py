@@ -263,19 +263,44 @@ def _send_commands(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     return send_commands(args, parser)
 
 
-def _explain_main(argv: list[str]) -> int:
+def _explain_main(argv: list[str], *, stdout=None, stderr=None, env=None) -> int:
+    import os
+
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    env = os.environ if env is None else env
     p = argparse.ArgumentParser(prog="smtpshell explain",
                                 description="Explain a reply code (550), an enhanced status code "
-                                "(5.7.1), a whole reply line, or an EHLO keyword (PIPELINING).")
+                                "(5.7.1), a whole reply line, or an EHLO keyword (PIPELINING).",
+                                epilog="exit status: 0 explained, 2 usage error "
+                                "(no TEXT, or TEXT is nothing smtpshell knows)")
     p.add_argument("text", nargs="+", metavar="TEXT",
                    help='a code (550), an enhanced code (5.7.1), a reply line ("550 5.7.1 Relaying denied") '
                    "or an EHLO keyword (PIPELINING, SIZE 10240000)")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour: auto (terminals only; NO_COLOR honoured), always, never")
+    p.add_argument("--style", metavar="NAME", help="a pygments style for the colours")
     args = p.parse_args(argv)
-    from smtpshell.shell.explain import explain
+    text = " ".join(args.text)
+    if not text.strip():
+        p.error("TEXT is empty: give a code (550), an enhanced code (5.7.1), a reply line or an EHLO keyword")
+    from pygments.util import ClassNotFound
 
-    for line in explain(" ".join(args.text)):
-        print(line)
-    return ExitStatus.OK
+    from smtpshell.highlight.ansi import AnsiRenderer
+    from smtpshell.highlight.style import style_for
+    from smtpshell.shell.explain import explain_text, styled
+
+    try:
+        style_cls = style_for(args.style)
+    except ClassNotFound:
+        p.error(f"no pygments style named {args.style!r}")
+    explanation = explain_text(text)
+    stream = stdout if explanation.known else stderr
+    is_tty = getattr(stream, "isatty", lambda: False)()
+    color = args.color == "always" or (args.color == "auto" and is_tty and not env.get("NO_COLOR"))
+    stream.write(AnsiRenderer(style_cls, color=color).lines(styled(explanation)))
+    stream.flush()
+    return ExitStatus.OK if explanation.known else ExitStatus.USAGE
 
 
 def _replay_main(argv: list[str]) -> int:

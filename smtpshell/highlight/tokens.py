@@ -1,28 +1,31 @@
 """Token types shared by the lexer, the shell's output and the REPL.
 
 Every SMTP token is a sub-token of a stock pygments token, so stock styles
-(`pygmentize -l smtp -O style=monokai`) still colour transcripts sensibly:
-reply-class codes fall back to ``Number``, client verbs to ``Keyword``,
-the shell's notes to ``Comment``.
+(`pygmentize -l smtp -O style=monokai`) colour transcripts in their own colours:
+client verbs fall back to ``Keyword``, the shell's notes to ``Comment``, and each
+reply class to a different standard token that most styles colour apart from the
+others and from keywords and comments: 2xx to ``Generic.Inserted`` (a diff's
+added line, green in nearly every style), 3xx to ``Number``, 4xx to
+``String.Regex`` (yellow or orange in monokai, solarized, nord, native), 5xx to
+``Generic.Deleted`` (a diff's removed line, red). A reply's code and its text
+are siblings under the same standard token, so a style can make the code bold
+without the text inheriting it. ``style.style_for`` goes further for the shell's
+own output and picks, per style, the standard tokens that really differ.
 """
 
 from pygments.token import Comment, Generic, Keyword, Name, Number, String, Text
 
 # Reply codes and reply text, one sub-token per reply class (RFC 5321 4.2.1).
-CODE = Number.SMTP
-CODE_BY_CLASS = {
-    2: Number.SMTP.Positive,
-    3: Number.SMTP.Intermediate,
-    4: Number.SMTP.Transient,
-    5: Number.SMTP.Permanent,
+CLASS_PARENT = {
+    2: Generic.Inserted,
+    3: Number,
+    4: String.Regex,
+    5: Generic.Deleted,
 }
-CODE_OTHER = Number.SMTP.Other  # 1xx, 6xx-9xx, or no code at all
-REPLY_TEXT_BY_CLASS = {
-    2: Generic.Output.SMTP.Positive,
-    3: Generic.Output.SMTP.Intermediate,
-    4: Generic.Output.SMTP.Transient,
-    5: Generic.Output.SMTP.Permanent,
-}
+_CLASS_NAME = {2: "Positive", 3: "Intermediate", 4: "Transient", 5: "Permanent"}
+CODE_BY_CLASS = {cls: getattr(CLASS_PARENT[cls].SMTP, name) for cls, name in _CLASS_NAME.items()}
+REPLY_TEXT_BY_CLASS = {cls: getattr(CLASS_PARENT[cls].SMTP.Text, name) for cls, name in _CLASS_NAME.items()}
+CODE_OTHER = Generic.Output.SMTP.Code.Other  # 1xx, 6xx-9xx, or no code at all
 REPLY_TEXT_OTHER = Generic.Output.SMTP.Other
 
 # Client side.

@@ -10,6 +10,7 @@ what to try.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from smtpshell.protocol import codes
 from smtpshell.protocol.replies import split_enhanced
@@ -17,25 +18,46 @@ from smtpshell.protocol.replies import split_enhanced
 _BASIC = re.compile(r"^([0-9]{3})(?:[ -](.*))?$", re.S)
 _ENHANCED = re.compile(r"^([245X])\.([0-9]{1,3})\.([0-9]{1,3})$", re.I)
 _REPLY_LINE = re.compile(r"^([0-9]{3})(?:[ -]|$)")
+# An EHLO keyword (RFC 5321 4.1.1.1: ALPHA / DIGIT, then "-" too) starting with X.
+_LOCAL_KEYWORD = re.compile(r"^[Xx][A-Za-z0-9-]*=?$", re.A)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Explanation:
+    """What ``explain`` says, and whether it recognised TEXT at all."""
+
+    lines: list[str]
+    known: bool  # False: not a code, an enhanced code or a keyword (a usage error on the command line)
 
 
 def explain(text: str) -> list[str]:
     """Lines of explanation for a code (550), enhanced code (5.7.1), reply or keyword."""
+    return explain_text(text).lines
+
+
+def explain_text(text: str) -> Explanation:
+    """``explain`` with the verdict: did TEXT match anything smtpshell knows?"""
     text = text.strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if lines and _REPLY_LINE.match(lines[0]):
-        return _explain_reply(lines)
+        return Explanation(lines=_explain_reply(lines), known=True)
     m = _ENHANCED.match(text)
     if m:
-        return _explain_enhanced(text.upper() if text[0] in "xX" else text)
+        return Explanation(lines=_explain_enhanced(text.upper() if text[0] in "xX" else text), known=True)
     words = text.split()
     if words:
         keyword, eq, first = words[0].partition("=")  # "AUTH=PLAIN LOGIN", the old form
         params = ([first] if eq and first else []) + words[1:]
         shown = _explain_keyword(keyword + eq, tuple(params))
         if shown:
-            return shown
-    return [f"{text!r}: not a reply code, enhanced status code or EHLO keyword I know"]
+            return Explanation(lines=shown, known=True)
+    out = [f"{text!r}: not a reply code, enhanced status code or EHLO keyword I know"]
+    if len(words) == 1 and _LOCAL_KEYWORD.match(words[0]):
+        # RFC 5321 2.2.2: a keyword starting with X is a local extension; but any word may
+        # start with X, so say what such a keyword would be, not that this one is one.
+        out.append("  (in a server's EHLO reply, a keyword starting with X is a local extension, "
+                   "agreed between client and server and not registered with IANA: RFC 5321 2.2.2)")
+    return Explanation(lines=out, known=False)
 
 
 # ----- replies and basic codes -----------------------------------------------------------------------
@@ -148,10 +170,12 @@ def _failure_lines(failure: codes.Failure) -> list[str]:
 
 
 def _explain_keyword(keyword: str, params: tuple[str, ...]) -> list[str] | None:
+    info = codes.keyword_info(keyword)
+    if info is None and keyword[:1] in "xX":
+        return None  # not one smtpshell knows: "a vendor extension" would be a guess (xyz)
     meaning = codes.explain_keyword(keyword, params)
     if meaning is None:
         return None
-    info = codes.keyword_info(keyword)
     name = keyword.upper()
     if info is None:
         return [f"{name}: {meaning}"]
@@ -162,4 +186,31 @@ def _explain_keyword(keyword: str, params: tuple[str, ...]) -> list[str] | None:
     if params and meaning != info.meaning:
         out.append(f"  {shown}: {meaning}")
     out.extend(f"  {line}" for line in codes.keyword_details(keyword, params))
+    return out
+
+
+# ----- colour ------------------------------------------------------------------------------------------
+
+
+def styled(explanation: Explanation) -> list[list[tuple[object, str]]]:
+    """The explanation as styled lines: each heading's code by its reply class, keywords as verbs."""
+    from smtpshell.highlight import tokens as t
+
+    if not explanation.known:
+        return [[(t.ERROR, line)] for line in explanation.lines]
+    out = []
+    for line in explanation.lines:
+        head, colon, rest = line.partition(": ")
+        if line[:1].isspace() or not colon:
+            out.append([(t.PLAIN, line)])
+            continue
+        if head == "common failure":
+            token = t.WARNING
+        elif head[:1].isdigit():  # 550, 5.7.1
+            token = t.code_token(int(head[0]) * 100)
+        elif _ENHANCED.match(head):  # X.7.1: any class
+            token = t.CODE_OTHER
+        else:  # an EHLO keyword
+            token = t.VERB
+        out.append([(token, head), (t.PLAIN, colon + rest)])
     return out

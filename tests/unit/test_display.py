@@ -127,11 +127,11 @@ def test_visible_hides_no_control_and_loses_nothing(text):
 @pytest.mark.parametrize(
     ("data", "code_token", "text_token"),
     [
-        (b"250 ok\r\n", tok.Number.SMTP.Positive, tok.Generic.Output.SMTP.Positive),
-        (b"354 go\r\n", tok.Number.SMTP.Intermediate, tok.Generic.Output.SMTP.Intermediate),
-        (b"451 later\r\n", tok.Number.SMTP.Transient, tok.Generic.Output.SMTP.Transient),
-        (b"550 no\r\n", tok.Number.SMTP.Permanent, tok.Generic.Output.SMTP.Permanent),
-        (b"650 odd\r\n", tok.Number.SMTP.Other, tok.Generic.Output.SMTP.Other),
+        (b"250 ok\r\n", tok.Generic.Inserted.SMTP.Positive, tok.Generic.Inserted.SMTP.Text.Positive),
+        (b"354 go\r\n", tok.Number.SMTP.Intermediate, tok.Number.SMTP.Text.Intermediate),
+        (b"451 later\r\n", tok.String.Regex.SMTP.Transient, tok.String.Regex.SMTP.Text.Transient),
+        (b"550 no\r\n", tok.Generic.Deleted.SMTP.Permanent, tok.Generic.Deleted.SMTP.Text.Permanent),
+        (b"650 odd\r\n", tok.Generic.Output.SMTP.Code.Other, tok.Generic.Output.SMTP.Other),
     ],
 )
 def test_reply_coloured_by_class(data, code_token, text_token):
@@ -143,8 +143,8 @@ def test_reply_coloured_by_class(data, code_token, text_token):
 def test_positive_and_permanent_use_different_tokens():
     ok = display.reply_lines(reply(b"250 ok\r\n"), View())[0]
     no = display.reply_lines(reply(b"550 ok\r\n"), View())[0]
-    assert ok[0][0] is tok.Number.SMTP.Positive
-    assert no[0][0] is tok.Number.SMTP.Permanent
+    assert ok[0][0] is tok.Generic.Inserted.SMTP.Positive
+    assert no[0][0] is tok.Generic.Deleted.SMTP.Permanent
     assert ok[0][0] is not no[0][0]
 
 
@@ -192,7 +192,7 @@ def test_line_without_code_has_its_own_token():
 def test_changed_code_is_marked():
     lines = display.reply_lines(reply(b"250-a\r\n251 b\r\n"), View(hints=False))
     assert lines[0][0] == (tok.CODE_OTHER, "250")
-    assert lines[1][0] == (tok.Number.SMTP.Positive, "251")
+    assert lines[1][0] == (tok.Generic.Inserted.SMTP.Positive, "251")
 
 
 def test_bare_lf_is_shown():

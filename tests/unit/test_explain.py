@@ -182,7 +182,14 @@ def test_a_vendor_keyword():
         "XCLIENT: the client may override connection attributes, for proxies and tests (Postfix) "
         "(not in the IANA registry)")
     assert explain("X-ANONYMOUSTLS")[0].endswith("(Microsoft Exchange) (not in the IANA registry)")
-    assert explain("XFOOBAR") == ["XFOOBAR: a vendor extension (not registered with IANA)"]
+
+
+@pytest.mark.parametrize("text", ["xyz", "XFOOBAR", "x-frob", "Xenon"])
+def test_an_unknown_x_word_is_not_called_a_vendor_extension(text):
+    lines = explain(text)
+    assert lines[0] == f"{text!r}: not a reply code, enhanced status code or EHLO keyword I know"
+    assert "RFC 5321 2.2.2" in lines[1]  # what an X keyword would be, in a server's EHLO reply
+    assert not any("vendor extension" in line for line in lines)
 
 
 def test_an_obsolete_keyword():
@@ -210,6 +217,45 @@ def test_cli_explain_joins_its_words(capsys):
     assert "550: mailbox unavailable" in out and "common failure: relaying denied" in out
 
 
+def test_cli_explain_takes_color_and_style(capsys, monkeypatch):
+    assert main(["explain", "--color", "always", "550"]) == ExitStatus.OK
+    assert capsys.readouterr().out.startswith("\x1b[1;31m550\x1b[0m: mailbox unavailable")
+    assert main(["explain", "--color", "always", "--style", "monokai", "250"]) == ExitStatus.OK
+    assert capsys.readouterr().out.startswith("\x1b[1;38;2;166;226;46m250\x1b[0m")
+    assert main(["explain", "--color", "always", "--style", "bw", "PIPELINING"]) == ExitStatus.OK
+    assert capsys.readouterr().out.startswith("\x1b[1mPIPELINING\x1b[0m: ")
+    assert main(["explain", "--color", "never", "550"]) == ExitStatus.OK
+    assert "\x1b[" not in capsys.readouterr().out
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
+    assert main(["explain", "550"]) == ExitStatus.OK
+    assert "\x1b[" not in capsys.readouterr().out
+
+
+def test_cli_explain_rejects_an_unknown_style(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", "--style", "nosuchstyle", "550"])
+    assert exc.value.code == ExitStatus.USAGE
+    assert "no pygments style named 'nosuchstyle'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [[""], ["  "], ["", ""]])
+def test_cli_explain_of_nothing_is_a_usage_error(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", *argv])
+    assert exc.value.code == ExitStatus.USAGE
+    assert "TEXT is empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["xyz", "frobnicate"])
+def test_cli_explain_of_an_unknown_word_is_a_usage_error(capsys, text):
+    assert main(["explain", text]) == ExitStatus.USAGE
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"{text!r}: not a reply code, enhanced status code or EHLO keyword I know")
+    assert "vendor extension" not in captured.err
+
+
 @pytest.fixture
 def shell(tmp_path):
     env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state")}
@@ -225,6 +271,13 @@ async def test_colon_explain_in_the_shell(shell):
     assert "* common failure: relaying denied" in out.text
     await shell.handle(":explain SIZE 10240000")
     assert "*   SIZE 10240000: maximum message size 10 MB" in out.text
+
+
+async def test_colon_explain_of_an_unknown_word_says_so_as_the_command_line_does(shell):
+    shell, out = shell
+    await shell.handle(":explain xyz")
+    assert "'xyz': not a reply code, enhanced status code or EHLO keyword I know" in out.text
+    assert "vendor extension" not in out.text
 
 
 async def test_colon_explain_without_text_says_how(shell):

@@ -23,10 +23,10 @@ from smtpshell.highlight.lexer import SmtpDataLexer, SmtpLexer
 SAMPLES = Path(__file__).parent / "samples"
 SAMPLE_NAMES = sorted(p.name for p in SAMPLES.glob("*.smtp"))
 
-POSITIVE = Number.SMTP.Positive
+POSITIVE = Generic.Inserted.SMTP.Positive
 INTERMEDIATE = Number.SMTP.Intermediate
-TRANSIENT = Number.SMTP.Transient
-PERMANENT = Number.SMTP.Permanent
+TRANSIENT = String.Regex.SMTP.Transient
+PERMANENT = Generic.Deleted.SMTP.Permanent
 DATA = String.SMTP.Data
 VERB = Keyword.SMTP
 
@@ -66,7 +66,7 @@ SAMPLE_CASES = [
     ("telnet-auth.smtp", 3, "Connected to mx.example.net.", t.NOTE),
     ("telnet-auth.smtp", 4, "Escape character is '^]'.", t.NOTE),
     ("telnet-auth.smtp", 5, "220", POSITIVE),
-    ("telnet-auth.smtp", 5, "mx.example.net ESMTP Postfix", Generic.Output.SMTP.Positive),
+    ("telnet-auth.smtp", 5, "mx.example.net ESMTP Postfix", Generic.Inserted.SMTP.Text.Positive),
     ("telnet-auth.smtp", 6, "ehlo", VERB),
     ("telnet-auth.smtp", 6, "laptop.example.org", t.ARGUMENT),
     ("telnet-auth.smtp", 7, "250", POSITIVE),
@@ -84,7 +84,7 @@ SAMPLE_CASES = [
     ("telnet-auth.smtp", 20, "to:", VERB),
     ("telnet-auth.smtp", 21, "554", PERMANENT),
     ("telnet-auth.smtp", 21, "5.7.1", PERMANENT),
-    ("telnet-auth.smtp", 21, "Relay access denied", Generic.Output.SMTP.Permanent),
+    ("telnet-auth.smtp", 21, "Relay access denied", Generic.Deleted.SMTP.Text.Permanent),
     ("telnet-auth.smtp", 24, "data", VERB),
     ("telnet-auth.smtp", 25, "354", INTERMEDIATE),
     ("telnet-auth.smtp", 26, "From: Alice <alice@example.org>", DATA),
@@ -93,7 +93,7 @@ SAMPLE_CASES = [
     ("telnet-auth.smtp", 31, "..", DATA),
     ("telnet-auth.smtp", 32, ".", VERB),
     ("telnet-auth.smtp", 33, "250", POSITIVE),
-    ("telnet-auth.smtp", 33, "Ok: queued as 308EBE0575E7", Generic.Output.SMTP.Positive),
+    ("telnet-auth.smtp", 33, "Ok: queued as 308EBE0575E7", Generic.Inserted.SMTP.Text.Positive),
     ("telnet-auth.smtp", 34, "quit", VERB),
     ("telnet-auth.smtp", 36, "Connection closed by foreign host.", t.NOTE),
     # RFC 5321 appendix D.1: S: is the server.
@@ -104,7 +104,7 @@ SAMPLE_CASES = [
     ("rfc5321-d1.smtp", 2, "bar.com", t.ARGUMENT),
     ("rfc5321-d1.smtp", 8, "<Smith@bar.com>", t.ADDRESS),
     ("rfc5321-d1.smtp", 13, "550", PERMANENT),
-    ("rfc5321-d1.smtp", 13, "No such user here", Generic.Output.SMTP.Permanent),
+    ("rfc5321-d1.smtp", 13, "No such user here", Generic.Deleted.SMTP.Text.Permanent),
     ("rfc5321-d1.smtp", 17, "354", INTERMEDIATE),
     ("rfc5321-d1.smtp", 18, "C:", t.MARK),
     ("rfc5321-d1.smtp", 18, "Blah blah blah...", DATA),
@@ -157,7 +157,7 @@ SAMPLE_CASES = [
     ("exim-v.smtp", 8, "SMTP>>", t.MARK),
     ("exim-v.smtp", 8, "EHLO", VERB),
     ("exim-v.smtp", 10, "250", POSITIVE),
-    ("exim-v.smtp", 10, "PIPELINING", Generic.Output.SMTP.Positive),
+    ("exim-v.smtp", 10, "PIPELINING", Generic.Inserted.SMTP.Text.Positive),
     ("exim-v.smtp", 13, "SMTP|>", t.MARK),
     ("exim-v.smtp", 13, "MAIL", VERB),
     ("exim-v.smtp", 13, "SIZE=1357", t.PARAMETER),
@@ -194,7 +194,7 @@ SAMPLE_CASES = [
     ("shell.smtp", 22, "ORCPT=rfc822;bob@example.org", t.PARAMETER),
     ("shell.smtp", 23, "451", TRANSIENT),
     ("shell.smtp", 23, "4.7.1", TRANSIENT),
-    ("shell.smtp", 23, "Greylisted, try again later", Generic.Output.SMTP.Transient),
+    ("shell.smtp", 23, "Greylisted, try again later", String.Regex.SMTP.Text.Transient),
     ("shell.smtp", 23, "␍", t.ESCAPE),
     ("shell.smtp", 29, "↳ type the message", t.HINT),
     ("shell.smtp", 30, "Subject: hello", DATA),
@@ -249,12 +249,12 @@ INLINE_CASES = [
     # Reply codes by class, with and without text, enhanced codes.
     ("250", "250", POSITIVE),
     ("250 OK\n", "250", POSITIVE),
-    ("250-PIPELINING\n", "PIPELINING", Generic.Output.SMTP.Positive),
+    ("250-PIPELINING\n", "PIPELINING", Generic.Inserted.SMTP.Text.Positive),
     ("354 go ahead\n", "354", INTERMEDIATE),
     ("421-4.7.0 closing\n", "4.7.0", TRANSIENT),
     ("452 4.3.1 Insufficient system storage\n", "452", TRANSIENT),
     ("535 5.7.8 Authentication credentials invalid\n", "5.7.8", PERMANENT),
-    ("199 odd\n", "199", Number.SMTP.Other),
+    ("199 odd\n", "199", Generic.Output.SMTP.Code.Other),
     ("654 odd\n", "odd", Generic.Output.SMTP.Other),
     ("   250 indented continuation\n", "250", POSITIVE),
     # Not replies: the three digits must be followed by space, "-" or the end.
@@ -286,8 +286,8 @@ INLINE_CASES = [
     ("DATA\n354-wait\nRSET\n", "RSET", VERB),
     ("DATA\n354 go\n250 apples\n.\n250 ok\n", "250 apples", DATA),
     ("DATA\r\n354 go\r\n250 apples\r\n.\r\n250 ok\r\n", "250 apples", DATA),
-    ("DATA\r\n354 go\r\n250 apples\r\n.\r\n250 ok\r\n", "ok", Generic.Output.SMTP.Positive),
-    ("C: DATA\nS: 354 go\nC: 250 apples\nC: .\nS: 250 ok\n", "ok", Generic.Output.SMTP.Positive),
+    ("DATA\r\n354 go\r\n250 apples\r\n.\r\n250 ok\r\n", "ok", Generic.Inserted.SMTP.Text.Positive),
+    ("C: DATA\nS: 354 go\nC: 250 apples\nC: .\nS: 250 ok\n", "ok", Generic.Inserted.SMTP.Text.Positive),
     # swaks output without the message shown: the server's next line ends it.
     (" -> DATA\n<-  354 go\n<-  250 queued\n", "250", POSITIVE),
     # AUTH: the line after a final 334 is a secret, unless it is a reply.
@@ -337,7 +337,7 @@ def test_the_data_lexer_is_the_lexer_in_data_for_prompt_toolkit():
     line = PygmentsLexer(SmtpDataLexer).lex_document(Document("250 apples"))(0)
     assert line == [("class:pygments.literal.string.smtp.data", "250 apples")]
     line = PygmentsLexer(SmtpLexer).lex_document(Document("250 apples"))(0)
-    assert line[0] == ("class:pygments.literal.number.smtp.positive", "250")
+    assert line[0] == ("class:pygments.generic.inserted.smtp.positive", "250")
     assert SmtpDataLexer.aliases == []
 
 
@@ -510,7 +510,7 @@ def test_pygmentize_colours_a_transcript():
         text=True,
         timeout=60,
     ).stdout
-    assert "Token.Literal.Number.SMTP.Permanent\t'554'" in out
+    assert "Token.Generic.Deleted.SMTP.Permanent\t'554'" in out
     assert "Token.Literal.String.SMTP.Data\t'250 apples\\n'" in out
     coloured = subprocess.run(
         [sys.executable, "-m", "pygments", "-l", "smtp", "-f", "terminal256",
@@ -526,8 +526,12 @@ def test_pygmentize_colours_a_transcript():
 @pytest.mark.parametrize(
     ("token", "parent"),
     [
-        *[(tok, Number) for tok in t.CODE_BY_CLASS.values()],
-        (t.CODE_OTHER, Number),
+        (t.CODE_BY_CLASS[2], Generic.Inserted),
+        (t.CODE_BY_CLASS[3], Number),
+        (t.CODE_BY_CLASS[4], String.Regex),
+        (t.CODE_BY_CLASS[5], Generic.Deleted),
+        *[(t.REPLY_TEXT_BY_CLASS[cls], t.CLASS_PARENT[cls]) for cls in (2, 3, 4, 5)],
+        (t.CODE_OTHER, Generic.Output),
         (t.VERB, Keyword),
         (t.NOTE, Comment),
         (t.DATA, String),
