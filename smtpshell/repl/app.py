@@ -10,6 +10,7 @@ ends the message).
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import sys
 
@@ -23,7 +24,7 @@ from prompt_toolkit.lexers import DynamicLexer, PygmentsLexer
 from prompt_toolkit.output import ColorDepth
 from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.application.current import get_app, get_app_or_none
-from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
+from prompt_toolkit.styles import DynamicStyle, Style, merge_styles, style_from_pygments_cls
 
 from smtpshell.highlight.style import style_for
 from smtpshell.repl.history import RedactingFileHistory
@@ -114,6 +115,11 @@ def _lexers():
     return PygmentsLexer(SmtpLexer), PygmentsLexer(SmtpDataLexer)
 
 
+@functools.lru_cache(maxsize=None)
+def _prompt_style(name: str | None):
+    return merge_styles([style_from_pygments_cls(style_for(name)), Style.from_dict(UI_STYLE)])
+
+
 def build_prompt_session(shell: Shell, settings: Settings) -> PromptSession:
     if settings.history:
         history = RedactingFileHistory(
@@ -133,7 +139,7 @@ def build_prompt_session(shell: Shell, settings: Settings) -> PromptSession:
         # Tab only, as in telnet-style typing: a menu popping over the replies at each word
         # is noise when SMTP is typed by hand; the toolbar shows the syntax as you type.
         complete_while_typing=False,
-        style=merge_styles([style_from_pygments_cls(style_for(shell.style_name)), Style.from_dict(UI_STYLE)]),
+        style=DynamicStyle(lambda: _prompt_style(shell.style_name)),  # :set style recolours typing too
         bottom_toolbar=lambda: toolbar(shell, get_app().current_buffer.text),
         color_depth=color_depth,
         is_password=Condition(lambda: shell.awaiting_sasl),  # auth> answers are not shown
