@@ -138,6 +138,23 @@ def _css(style_cls, token) -> str:
     return ";".join(parts)
 
 
+def _foreground(style_cls, background: str) -> str:
+    """Plain text's colour: the style's own, else dark on a light page and light on a dark one."""
+    from pygments.token import Text
+
+    own = style_cls.style_for_token(Text).get("color")
+    if own:
+        return own if own.startswith("#") else f"#{own}"
+    rgb = background.lstrip("#")
+    if len(rgb) == 3:
+        rgb = "".join(c * 2 for c in rgb)
+    try:
+        r, g, b = (int(rgb[i:i + 2], 16) for i in (0, 2, 4))
+    except ValueError:
+        return _FOREGROUND
+    return "#1e1e1e" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else _FOREGROUND
+
+
 def _title(transcript: Transcript) -> str:
     header = transcript.header
     where = ""
@@ -177,11 +194,12 @@ def write_html(transcript: Transcript, *, style=None, view=None) -> str:
     caption = html.escape(title + (f", {started}" if started else ""))
     rules = "\n".join(f".{name}{{{css}}}" for css, name in classes.items())
     background = getattr(style_cls, "background_color", None) or _BACKGROUND
+    foreground = _foreground(style_cls, background)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<meta name=\"generator\" content=\"smtpshell\">\n<title>{html.escape(title)}</title>\n"
         "<style>\n"
-        f"body{{background:{background};color:{_FOREGROUND};margin:0;padding:1.5em;}}\n"
+        f"body{{background:{background};color:{foreground};margin:0;padding:1.5em;}}\n"
         "h1{font:600 1em system-ui,sans-serif;color:#9a9a9a;margin:0 0 1em 0;}\n"
         "pre{font-family:ui-monospace,'DejaVu Sans Mono',Menlo,Consolas,monospace;"
         "font-size:15px;line-height:1.35;margin:0;white-space:pre-wrap;overflow-wrap:anywhere;}\n"

@@ -98,6 +98,16 @@ def test_html_with_another_pygments_style():
     assert "background:#272822" in write(seed(), "html", style="monokai")
 
 
+@pytest.mark.parametrize(("style", "page_colours"), [
+    (None, "background:#1e1e1e;color:#d4d4d4"),  # the shell's own: light text on dark
+    ("monokai", "background:#272822;color:#f8f8f2"),  # the style's own text colour
+    ("friendly", "background:#f0f0f0;color:#1e1e1e"),  # a light page gets dark text
+    ("bw", "background:#ffffff;color:#1e1e1e"),
+])
+def test_html_plain_text_is_readable_on_the_styles_page(style, page_colours):
+    assert f"body{{{page_colours};" in write(seed(), "html", style=style)
+
+
 def test_asciicast_is_v2_with_increasing_times():
     recorded = read((SAMPLES / "seed-telnet-esmtp-auth-session.txt").read_text(encoding="utf-8"))
     lines = write(recorded, "asciicast").splitlines()
