@@ -447,13 +447,21 @@ async def cmd_file(shell: "Shell", arg: str) -> None:
 
 async def cmd_explain(shell: "Shell", arg: str) -> None:
     """Explain a reply code (550), an enhanced code (5.7.1), a reply line or an EHLO keyword."""
-    from smtpshell.shell.explain import explain
+    from smtpshell.shell.core import raise_if_script
+    from smtpshell.shell.explain import explain_text
 
     text = arg.strip()
     if not text:
-        shell.error("usage: :explain 550 | 5.7.1 | \"550 5.7.1 Relay denied\" | PIPELINING")
+        shell.usage_error("usage: :explain 550 | 5.7.1 | \"550 5.7.1 Relay denied\" | PIPELINING")
         return
-    shell.emit(*(display.note_line(line) for line in explain(text)))
+    result = explain_text(text)
+    if result.known:
+        shell.emit(*(display.note_line(line) for line in result.lines))
+        return
+    first, *rest = result.lines  # nothing matched: said as an error, as smtpshell explain does (exit 2)
+    shell.error(first)
+    shell.emit(*(display.note_line(line) for line in rest))
+    raise_if_script(shell, f"nothing to explain in {text!r}", ExitStatus.USAGE)
 
 
 def build_registry() -> dict[str, CommandSpec]:

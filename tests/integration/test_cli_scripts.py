@@ -229,6 +229,8 @@ async def test_a_command_right_after_a_refused_data_runs(after, tmp_path):
     (":raw \\q", "unknown escape \\q"),
     (":save", "usage: :save FILE"),
     (":nosuch", "unknown command :nosuch"),
+    (":explain", "usage: :explain"),
+    (":explain xyz", "'xyz': not a reply code, enhanced status code or EHLO keyword I know"),
 ])
 async def test_a_colon_command_used_wrongly_stops_the_script_with_status_2(smtpd, line, message, tmp_path):
     code, out, err = await run("127.0.0.1", str(smtpd.port), "--color", "never", "-c", line, "-c", "NOOP",
