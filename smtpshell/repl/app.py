@@ -140,6 +140,7 @@ def build_prompt_session(shell: Shell, settings: Settings) -> PromptSession:
         # is noise when SMTP is typed by hand; the toolbar shows the syntax as you type.
         complete_while_typing=False,
         style=DynamicStyle(lambda: _prompt_style(shell.style_name)),  # :set style recolours typing too
+        include_default_pygments_style=False,  # only the chosen style's colours (bw stays black and white)
         bottom_toolbar=lambda: toolbar(shell, get_app().current_buffer.text),
         color_depth=color_depth,
         is_password=Condition(lambda: shell.awaiting_sasl),  # auth> answers are not shown

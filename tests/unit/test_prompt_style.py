@@ -19,5 +19,9 @@ def test_set_style_recolours_what_is_typed(tmp_path):
         default = session.app.style.get_attrs_for_style_str(verb)
         shell.style_name = "monokai"  # what :set style monokai does
         monokai = session.app.style.get_attrs_for_style_str(verb)
+        shell.style_name = "bw"
+        bw = session.app.style.get_attrs_for_style_str(verb)
+        merged = session.app._merged_style.get_attrs_for_style_str(verb)  # what the screen gets
     assert default.color != monokai.color
     assert monokai.color == "66d9ef"  # monokai's keyword colour
+    assert bw.bold and not bw.color and not merged.color  # bw: bold, no colour from anywhere
