@@ -313,6 +313,35 @@ _EXPOSURE = {
 }
 
 
+_PLAINTEXT_AUTH = {
+    "readable": "with {name} the password travels in clear text (base64 is not encryption)",
+    "token": "with {name} the token travels in clear text (it works like a password until it expires)",
+    "hashed": ("{name} does not send the password, but the user name is visible, a recorded exchange can be "
+               "cracked offline (MD5), and nothing authenticates the channel: the rest of the session can be "
+               "read or changed on the way"),
+    "safe": ("{name} does not send the password, but the user name is visible, a recorded exchange allows "
+             "offline password guessing, and nothing binds the login to this channel: the rest of the session "
+             "can be read or changed on the way"),
+    "other": "anyone on the way can read the {name} exchange",
+}
+
+
+def plaintext_auth_warning(mechanism: str | None) -> str:
+    """What ``AUTH MECHANISM`` without TLS exposes (``sasl_mechanisms.tsv``), for a warning.
+
+    PLAIN, LOGIN and the OAuth tokens travel readable; CRAM-MD5, DIGEST-MD5 and SCRAM do not
+    send the password, and the warning says what they do expose instead.
+    """
+    name = (mechanism or "").upper()
+    info = sasl_info(name) if name else None
+    if info is None:
+        exposure = "the credentials travel in clear text"
+    else:
+        kind = "other" if info.detail == "safe" and not name.startswith("SCRAM") else info.detail
+        exposure = _PLAINTEXT_AUTH[kind].format(name=name)
+    return f"AUTH over an unencrypted connection: {exposure}"
+
+
 def explain_keyword(keyword: str, params: tuple[str, ...] = (), *, tls: bool | None = None) -> str | None:
     """What an EHLO keyword means, with its parameters in words (one short line).
 

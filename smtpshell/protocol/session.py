@@ -564,7 +564,9 @@ def _check_phase(s: Session, verb: str, words, caps) -> str | None:
     if verb == "AUTH" and s.auth_user:
         return "already authenticated (RFC 4954 forbids a second AUTH)"
     if verb == "AUTH" and not s.tls:
-        return "AUTH over an unencrypted connection: the credentials travel in clear text"
+        from smtpshell.protocol.codes import plaintext_auth_warning
+
+        return plaintext_auth_warning(words[1] if len(words) > 1 else None)
     return None
 
 

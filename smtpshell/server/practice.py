@@ -45,6 +45,10 @@ CLOSE_GRACE_SECONDS = 2.0
 """How long clients get to take their ``421`` and close before they are cut off."""
 
 
+class MaildirError(OSError):
+    """The Maildir cannot be made or opened (a problem with ``--maildir``, not with the address)."""
+
+
 class PracticeServer:
     """An ESMTP server for practice: STARTTLS, AUTH for demo users, any recipient, a Maildir.
 
@@ -123,7 +127,12 @@ class PracticeServer:
             names = certificate_names(self.hostname, self.host)
             certs = await asyncio.to_thread(make_self_signed, workdir, common_name=self.hostname, names=names)
             store = MaildirStore(self._given_maildir or workdir / "Maildir")
-            await asyncio.to_thread(store.open)
+            try:
+                await asyncio.to_thread(store.open)
+            except OSError as error:
+                reason = error.strerror or str(error)
+                where = f" ({error.filename})" if error.filename and str(error.filename) != str(store.root) else ""
+                raise MaildirError(error.errno, f"cannot use {store.root} as the Maildir: {reason}{where}") from error
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.load_cert_chain(certs.certfile, certs.keyfile)
             handler = PracticeHandler(store=store, rules=self.rules)
@@ -265,6 +274,10 @@ async def _serve(server: PracticeServer) -> int:
     with _stop_on_signals(stop.set), _activity_to_stdout():
         try:
             await server.start()
+        except MaildirError as error:
+            print(f"smtpshell serve: {error.strerror}; choose another --maildir (a folder you can write to)",
+                  file=sys.stderr)
+            return 1
         except OSError as error:
             where = host_port(server.host, server.port)
             print(f"smtpshell serve: cannot start the practice server on {where}: {error}", file=sys.stderr)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable
 
@@ -29,13 +31,32 @@ _OUTCOMES = {
     500: "the server does not know AUTH (is it advertised? after STARTTLS?)",
     501: "the server could not parse the answer, or the exchange was cancelled",
     502: "AUTH is not available here (not advertised, or already authenticated)",
-    503: "AUTH out of sequence: send EHLO first (and again after STARTTLS); only one AUTH per session",
+    503: "AUTH out of sequence: send EHLO first (and again after STARTTLS)",
     504: "the server does not offer this mechanism: :caps lists what it does",
     530: "authentication required, often after STARTTLS",
     534: "the server finds this mechanism too weak: try a stronger one",
     535: "credentials invalid: wrong user or password (or the user may not use this mechanism)",
     538: "this mechanism needs encryption: :starttls first",
 }
+_ALREADY = ("already authenticated: RFC 4954 permits no AUTH after a successful one (hence the 503); "
+            ":reconnect to log in again or as someone else")
+_NO_MECHANISM = ("the server cannot use {mech} (it does not offer this mechanism, or has no support for it): "
+                 "the user and {secret} were not checked; :caps lists what it offers")
+_NO_MECHANISM_FAILURES = ("auth-mechanism-unsupported",)
+
+
+def outcome_line(code: int, text: str, *, mechanism: str, user: str, was_authenticated: bool) -> str | None:
+    """What the final reply of an AUTH exchange means, keyed on its text where that says more."""
+    if code == 503 and (was_authenticated or "already authenticated" in text.lower()):
+        return _ALREADY
+    if code in (504, 535):
+        from smtpshell.protocol import codes
+
+        failure = codes.match_failure(code, None, text)
+        if failure is not None and failure.id in _NO_MECHANISM_FAILURES:
+            return _NO_MECHANISM.format(mech=mechanism, secret="token" if mechanism in TOKEN_MECHANISMS else "password")
+    outcome = _OUTCOMES.get(code)
+    return outcome.format(user=user) if outcome and code != 334 else None
 
 
 class AuthUsage(ValueError):
@@ -83,6 +104,8 @@ def parse_args(arg: str) -> AuthRequest:
             raise AuthUsage(f"{name} is not a mechanism :auth speaks ({info.meaning}); it speaks "
                             f"{', '.join(sasl.SUPPORTED)}; to try {name} by hand, type AUTH {name} "
                             "and answer each 334 (:b64 encodes)")
+    if mechanism is None and len(rest) > 1:
+        _refuse_mistyped_mechanism(rest[0], len(rest))
     if len(rest) > 2:
         raise AuthUsage("too many words: :auth [MECH] [USER] [PASSWORD]")
     return AuthRequest(
@@ -94,15 +117,48 @@ def parse_args(arg: str) -> AuthRequest:
     )
 
 
+_MECHANISM_SHAPE = re.compile(r"[A-Z0-9_-]{1,20}")  # RFC 4422 3.1: upper case, digits, - and _
+
+
+def _refuse_mistyped_mechanism(word: str, count: int) -> None:
+    """Raise AuthUsage when ``word``, followed by more words, is meant as a mechanism :auth lacks.
+
+    The rule (a real user name goes first only when it cannot be taken for a mechanism):
+    with three words or more the first can only be a mechanism; with two, it is one when
+    it is almost a mechanism :auth speaks (PLAN, scram-sha256: difflib, closer when typed in
+    capitals) or when it is in capitals with a ``-`` or ``_`` (SCRAM-SHA-512). A user name
+    like that goes after its mechanism: ``:auth PLAIN LOGAN``.
+    """
+    name = word.upper()
+    if _MECHANISM_SHAPE.fullmatch(name) is None and count < 3:
+        return  # alice@example.com, j.doe: never a mechanism name
+    capitals = word == name and any(ch.isalpha() for ch in word)
+    close = difflib.get_close_matches(name, sasl.SUPPORTED, n=1, cutoff=0.75 if capitals else 0.85)
+    shaped = capitals and ("-" in word or "_" in word)
+    if not (close or shaped or count > 2):
+        return
+    guess = f"; did you mean {close[0]}?" if close else ""
+    user = f"; a user name like {word} goes after its mechanism: :auth {close[0] if close else 'PLAIN'} {word}" \
+        if count < 3 else ""
+    raise AuthUsage(f"{word} is not a SASL mechanism smtpshell speaks{guess} (it speaks "
+                    f"{', '.join(sasl.SUPPORTED)}); nothing was sent{user}")
+
+
 def secret_from_environment(shell: "Shell") -> str | None:
     """SMTPSHELL_PASSWORD, or the first line of --password-file."""
     path = shell.settings.password_file
     if path:
         try:
             with open(path, encoding="utf-8") as fh:
-                return fh.readline().rstrip("\r\n")
+                password = fh.readline().rstrip("\r\n")
         except OSError as exc:
             raise AuthUsage(f"cannot read --password-file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise AuthUsage(f"--password-file {path} is not UTF-8 text") from None
+        if not password:
+            raise AuthUsage(f"--password-file {path} has no password: its first line is empty "
+                            "(the first line is the password); nothing was sent")
+        return password
     return shell.settings.env.get("SMTPSHELL_PASSWORD")
 
 
@@ -210,6 +266,7 @@ async def drive_sasl(mech, send: Callable[..., Awaitable["Reply | None"]],
 async def _drive(shell: "Shell", mech, user: str) -> None:
     teach = shell.explain_auth
     first = True
+    was_authenticated = bool(shell.session.auth_user)
 
     async def send(line: str, step, *, secret: bool):
         nonlocal first
@@ -224,10 +281,10 @@ async def _drive(shell: "Shell", mech, user: str) -> None:
         return
     for note in mech.finish(reply.code, reply.text):
         shell.emit(display.hint_line(note))
-    outcome = _OUTCOMES.get(reply.code)
-    if outcome and reply.code != 334:
-        line = display.note_line(outcome.format(user=user)) if reply.code == 235 else display.error_line(outcome)
-        shell.emit(line)
+    outcome = outcome_line(reply.code, reply.text, mechanism=mech.name, user=user,
+                           was_authenticated=was_authenticated)
+    if outcome:
+        shell.emit(display.note_line(outcome) if reply.code == 235 else display.error_line(outcome))
 
 
 async def _send(shell: "Shell", line: str, step, teach: bool, *, secret: bool):

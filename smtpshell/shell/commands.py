@@ -98,8 +98,12 @@ async def cmd_auth(shell: "Shell", arg: str) -> None:
 
     :auth [MECH] [USER] [PASSWORD] [--initial|--no-initial] [--authzid ID]
     MECH: PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256 XOAUTH2 OAUTHBEARER;
-    without it, the strongest the server offered. USER defaults to the user
-    the shell was started with (smtpshell … --user USER). Without PASSWORD it
+    without it, the strongest the server offered. A first word that is
+    almost a mechanism (PLAN) or in capitals with a - (SCRAM-SHA-512) is
+    taken as one when more words follow (any word, when two follow): one
+    :auth does not speak is an error and nothing is sent; a user name like
+    that goes after its mechanism (:auth LOGIN LOGAN). USER defaults to
+    the user the shell was started with (--user). Without PASSWORD it
     is asked for with hidden input (a token for XOAUTH2 and OAUTHBEARER);
     scripts use SMTPSHELL_PASSWORD or a password file (see smtpshell --help).
     Each challenge is decoded, each answer shown with its secret masked.
@@ -484,7 +488,7 @@ def build_registry() -> dict[str, CommandSpec]:
                     options=tuple(option for option, *_ in SEND_OPTIONS),
                     example=':send --from alice@example.com --to bob@example.com --subject "Test" --body "Hello\\nBob" --attach ./report.pdf'),
         CommandSpec(name="bdat", syntax=":bdat PATH|TEXT [--last]", handler="smtpshell.shell.bdat:cmd_bdat",
-                    options=("--last", "--chunk-size", "--crlf"),
+                    options=("--last", "--chunk-size", "--crlf", "--text"),
                     example=':bdat ./message.eml --last  |  :bdat "Subject: hi\\r\\n\\r\\nhello\\r\\n" --last'),
         CommandSpec(name="raw", syntax=":raw TEXT | --hex HEX", handler=cmd_raw, in_data=True,
                     options=("--hex",),

@@ -28,7 +28,8 @@ def test_options_are_what_the_handlers_accept():
     from smtpshell.shell.send import OPTIONS
 
     assert set(REGISTRY["send"].options) == {option for option, *_ in OPTIONS}
-    assert REGISTRY["bdat"].options == ("--last", "--chunk-size", "--crlf")
+    assert REGISTRY["bdat"].options == ("--last", "--chunk-size", "--crlf", "--text")
+    assert REGISTRY["record"].options == REGISTRY["save"].options == ("--overwrite",)
     assert REGISTRY["auth"].options == ("--initial", "--no-initial", "--authzid")
     assert REGISTRY["smuggle-check"].options == ("--from", "--to", "--variants", "--yes")
     assert REGISTRY["mx"].options == ("--tls", "--list")
