@@ -98,10 +98,17 @@ class Failure(_Record):
 
     codes: basic codes it can come with; enhanced: "X.7.1" forms; alone: the codes that match
     by themselves; pattern: a regular expression (its source) over the reply's text, or "".
+    overrides: when the text matches, the title says what the reply means better than its codes
+    do (Postfix's "535 5.7.8 … no mechanism available" is no wrong password).
     """
 
     __slots__ = ("id", "title", "codes", "enhanced", "alone", "pattern", "causes", "tries", "hint",
-                 "source", "examples")
+                 "source", "examples", "overrides")
+    _defaults = {"overrides": False}
+
+    def overrides_codes(self, text: str) -> bool:
+        """Whether the reply's text matched and the title replaces the codes' meanings."""
+        return bool(self.overrides and self.pattern and text and _regex(self.pattern).search(text))
 
     def score(self, code: int | None, enhanced: str | None, text: str) -> int:
         """0 when this failure does not fit the reply; more is a better fit."""
@@ -197,6 +204,7 @@ def failures() -> tuple[Failure, ...]:
             hint=entry["hint"],
             source=entry["source"],
             examples=tuple(Example(**example) for example in entry.get("examples", ())),
+            overrides=entry.get("overrides", False),
         ))
     return tuple(out)
 

@@ -284,14 +284,17 @@ def reply_hints(reply: Reply, command: Command | None, *, shell_answers: bool = 
             if command is not None else None
         return [routine] if routine else hints
     parts = []
-    if code not in _QUIET_CODES or failure is not None:
-        meaning = codes.explain_code(code)
-        if meaning:
-            parts.append(f"{code}: {meaning}")
-    if reply.enhanced and (code // 100 != 2 or failure is not None):
-        meaning = codes.explain_enhanced(reply.enhanced)
-        if meaning and not any(meaning in part for part in parts):
-            parts.append(f"{reply.enhanced}: {meaning}")
+    if failure is not None and failure.overrides_codes(_match_text(reply)):
+        parts.append(f"{code}: {failure.title}")  # the text says more than the codes (see failures.json)
+    else:
+        if code not in _QUIET_CODES or failure is not None:
+            meaning = codes.explain_code(code)
+            if meaning:
+                parts.append(f"{code}: {meaning}")
+        if reply.enhanced and (code // 100 != 2 or failure is not None):
+            meaning = codes.explain_enhanced(reply.enhanced)
+            if meaning and not any(meaning in part for part in parts):
+                parts.append(f"{reply.enhanced}: {meaning}")
     if failure is not None:
         parts.append(f"try: {failure.hint}")
     if parts:
@@ -307,6 +310,11 @@ def _failure_for(reply: Reply, command: Command | None) -> codes.Failure | None:
     code = reply.code
     if code is None or code < 400 and not (code == 221 and (command is None or command.verb != "QUIT")):
         return None  # a 221 the client did not ask for is the server hanging up on it
+    return codes.match_failure(code, reply.enhanced, _match_text(reply))
+
+
+def _match_text(reply: Reply) -> str:
+    """The reply's text as failures are matched against it: enhanced codes off, the start only."""
     texts: list[str] = []
     size = 0
     for line in reply.lines:
@@ -315,7 +323,7 @@ def _failure_for(reply: Reply, command: Command | None) -> codes.Failure | None:
         size += len(texts[-1]) + 1
         if size >= _MATCH_CHARS:
             break
-    return codes.match_failure(code, reply.enhanced, " ".join(texts)[:_MATCH_CHARS])
+    return " ".join(texts)[:_MATCH_CHARS]
 
 
 # ----- client lines ---------------------------------------------------------
