@@ -348,14 +348,14 @@ def _width(stdout, env) -> int:
 
 def _password(args, env, stdin, ask_secret) -> str:
     """--password-file's first line, SMTPSHELL_PASSWORD, or asked unseen on a terminal (never otherwise)."""
-    if args.password_file:
-        try:
-            with open(args.password_file, encoding="utf-8") as handle:
-                return handle.readline().rstrip("\r\n")
-        except OSError as exc:
-            raise _Fail(f"cannot read --password-file {args.password_file}: {exc.strerror or exc}") from None
-    if env.get("SMTPSHELL_PASSWORD") is not None:
-        return env["SMTPSHELL_PASSWORD"]
+    from smtpshell.shell.auth import AuthUsage, read_password
+
+    try:
+        password = read_password(args.password_file, env)
+    except AuthUsage as exc:
+        raise _Fail(str(exc)) from None
+    if password is not None:
+        return password
     if not _is_tty(stdin):
         raise _Fail(f"no password for --user {args.user}: standard input is not a terminal, so none is asked "
                     "for; set SMTPSHELL_PASSWORD or give --password-file")

@@ -146,7 +146,12 @@ def _refuse_mistyped_mechanism(word: str, count: int) -> None:
 
 def secret_from_environment(shell: "Shell") -> str | None:
     """SMTPSHELL_PASSWORD, or the first line of --password-file."""
-    path = shell.settings.password_file
+    return read_password(shell.settings.password_file, shell.settings.env)
+
+
+def read_password(path: str | None, env) -> str | None:
+    """The first line of the password file PATH, else SMTPSHELL_PASSWORD, else None. An empty
+    one is an error (AuthUsage), never an empty password sent (the shell's and replay's)."""
     if path:
         try:
             with open(path, encoding="utf-8") as fh:
@@ -159,7 +164,10 @@ def secret_from_environment(shell: "Shell") -> str | None:
             raise AuthUsage(f"--password-file {path} has no password: its first line is empty "
                             "(the first line is the password); nothing was sent")
         return password
-    return shell.settings.env.get("SMTPSHELL_PASSWORD")
+    password = env.get("SMTPSHELL_PASSWORD")
+    if password == "":
+        raise AuthUsage("SMTPSHELL_PASSWORD is set but empty: no password to send; nothing was sent")
+    return password
 
 
 async def run_auth(shell: "Shell", arg: str) -> None:

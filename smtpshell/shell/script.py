@@ -107,8 +107,8 @@ async def run_script_main(settings: Settings) -> ExitStatus:
         shell = Shell(settings, output, interactive=False)
         try:
             connected = await shell.connect(target)
-        except ScriptError as exc:  # --starttls failed on the way in
-            await shell.close_quietly()
+        except ScriptError as exc:  # --starttls failed on the way in, or --user could not log in
+            await shell.quit()  # QUIT if the connection is still up
             return exc.status
         if not connected or shell.connection_failed:
             await shell.close_quietly()

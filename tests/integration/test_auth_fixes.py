@@ -208,3 +208,30 @@ async def test_a_password_file_without_user_is_a_usage_error(authd, tmp_path):
     assert code == ExitStatus.USAGE
     assert "--password-file goes with --user" in err
     assert authd.attempts == []
+
+
+async def test_an_empty_smtpshell_password_is_an_error_and_the_script_still_says_quit(tmp_path):
+    from tests.support.line_server import LineServer
+
+    server = await LineServer().start()
+    try:
+        code, out, err = await run_cli("127.0.0.1", str(server.port), "--user", "alice", "--auth", "PLAIN",
+                                       "-c", "NOOP", env={"SMTPSHELL_PASSWORD": ""}, tmp_path=tmp_path)
+    finally:
+        await server.stop()
+    assert code == ExitStatus.USAGE, out + err
+    assert "SMTPSHELL_PASSWORD is set but empty: no password to send; nothing was sent" in out
+    assert not any(c.upper().startswith(b"AUTH") for c in server.commands)
+    assert server.commands[-1] == b"QUIT"  # the session ends politely, not with a dropped connection
+    assert b"NOOP" not in server.commands
+
+
+async def test_replay_refuses_an_empty_password_file(tmp_path):
+    recording = tmp_path / "auth.txt"
+    recording.write_text("220 mx ESMTP\nEHLO me\n250 mx\nAUTH PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=\n235 ok\n")
+    empty = tmp_path / "password"
+    empty.write_text("\n")
+    code, out, err = await run_cli("replay", str(recording), "--to", "127.0.0.1", "1", "--user", "alice",
+                                   "--password-file", str(empty), tmp_path=tmp_path)
+    assert code == ExitStatus.USAGE, out + err
+    assert f"--password-file {empty} has no password: its first line is empty" in err
