@@ -205,6 +205,7 @@ class Interrupter:
 
     async def run(self, coro) -> None:
         """Run ``coro``; Ctrl-C cancels it and says so."""
+        self.shell.cancel_explained = False
         self.task = task = asyncio.ensure_future(coro)
         # Keys the prompt read but did not use (typed right after Enter) count too,
         # after the task's first step: Enter sent the line before Ctrl-C was pressed.
@@ -214,7 +215,8 @@ class Interrupter:
                 await task
         except asyncio.CancelledError:
             if task.cancelled() and not asyncio.current_task().cancelling():
-                self.shell.note("^C: cancelled (a reply still on its way will be shown when it comes)")
+                if not self.shell.cancel_explained:  # the work said what ^C did (a file cut short)
+                    self.shell.note("^C: cancelled (a reply still on its way will be shown when it comes)")
             else:
                 raise
         finally:

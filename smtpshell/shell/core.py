@@ -96,6 +96,7 @@ class Shell:
         self.addresses: list[str] = []  # of the MAIL FROM / RCPT TO lines sent, most recent first (Tab)
         self._quit_answered = False
         self._closed_noted = False  # this connection's close was shown
+        self.cancel_explained = False  # Ctrl-C's effect was already said (by the work it cut short)
         self._record_option_used = False
         # Asks for a password or token unseen (the REPL sets it); scripts never prompt.
         self.ask_secret: Callable[[str], Awaitable[str | None]] | None = None

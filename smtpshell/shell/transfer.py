@@ -247,6 +247,7 @@ async def _drop_connection(shell: "Shell", name: str, done: int, size: int) -> N
     and a lone dot would deliver the part that went; closing is the only clean way out."""
     shell.note(f"^C: {name} cut short after {done:,} of {size:,} bytes; closing the connection so that "
                "the partial message is not delivered (:reconnect to go on)")
+    shell.cancel_explained = True  # the REPL's generic "^C: cancelled" would contradict this
     await shell.close_quietly()
 
 

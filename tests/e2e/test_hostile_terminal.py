@@ -9,7 +9,7 @@ import re
 
 import pexpect
 
-from tests.support.hostile import Close, Expect, ReadUntil, Send, serving_in_thread
+from tests.support.hostile import SMALL_RCVBUF, Close, Expect, ReadUntil, Send, StopReading, serving_in_thread
 
 # Each sequence is followed by a marker word, so the test can tell the server's bytes from the REPL's.
 BANNER = (b"220 evil.example \x1b[2Jcleared \x1b]0;PWNED\x07titled \x1b[10;10Hmoved "
@@ -93,3 +93,30 @@ def test_a_server_that_closes_mid_data_is_reported_as_not_accepted(terminal, tmp
         assert b"Subject: lost\r\n\r\nbody\r\n.\r\n" in server.text
     t.log.flush()
     assert b"Traceback" not in (tmp_path / "pty.log").read_bytes()
+
+
+def test_ctrl_c_during_a_file_says_once_what_it_did(terminal, tmp_path):
+    """A server that stops reading mid-message: the :file transfer waits; Ctrl-C cuts it short,
+    drops the connection (a lone dot would deliver the part that went) and says so, once."""
+    big = tmp_path / "big.eml"
+    big.write_bytes(b"Subject: big\r\n\r\n" + (b"y" * 78 + b"\r\n") * 200_000)  # 16 MB: more than any buffer
+    steps = [Send(b"220 hostile.example ESMTP\r\n"), Expect(b"EHLO"), Send(b"250 hostile.example\r\n"),
+             Expect(b"MAIL"), Send(b"250 ok\r\n"), Expect(b"RCPT"), Send(b"250 ok\r\n"), Expect(b"DATA"),
+             Send(b"354 go ahead\r\n"), StopReading()]
+    with serving_in_thread(steps, rcvbuf=SMALL_RCVBUF) as server:
+        t = terminal("127.0.0.1", str(server.port), "--no-history")
+        for line in ("EHLO me", "MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>", "DATA"):
+            t.prompt()
+            t.type(line)
+        t.prompt("data")
+        t.type(f":file {big}")
+        t.expect(rb"big\.eml: +[\d.]+%")  # the progress bar: the transfer is under way, and stuck
+        t.child.sendcontrol("c")
+        t.expect_exact("^C: big.eml cut short after")
+        t.prompt("smtp")
+        t.type(":quit")
+        t.child.expect(pexpect.EOF)
+    t.log.flush()
+    screen = (tmp_path / "pty.log").read_bytes()
+    assert b"Traceback" not in screen
+    assert screen.count(b"^C") == 1, screen[-2000:]  # not also the generic "^C: cancelled"
