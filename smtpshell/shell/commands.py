@@ -131,11 +131,10 @@ async def cmd_record(shell: "Shell", arg: str) -> None:
     """
     from smtpshell.shell import recording
 
-    words = _path_words(shell, arg, ":record FILE [--overwrite] | :record stop", ("--overwrite",))
-    if words is None:
+    parsed = _path_words(shell, arg, ":record FILE [--overwrite] | :record stop", ("--overwrite",))
+    if parsed is None:
         return
-    overwrite = "--overwrite" in words
-    words = [w for w in words if w != "--overwrite"]
+    words, flags = parsed
     if not words:
         if shell.recorder is None:
             shell.note("not recording (:record FILE starts)")
@@ -145,10 +144,7 @@ async def cmd_record(shell: "Shell", arg: str) -> None:
     if words == ["stop"]:
         recording.stop(shell)
         return
-    if len(words) > 1:
-        shell.usage_error("usage: :record FILE [--overwrite] | :record stop")
-        return
-    if shell.recorder is None and not await recording.may_write(shell, words[0], overwrite=overwrite):
+    if shell.recorder is None and not await recording.may_write(shell, words[0], overwrite="--overwrite" in flags):
         return
     recording.start(shell, words[0])
 
@@ -162,21 +158,21 @@ async def cmd_save(shell: "Shell", arg: str) -> None:
     """
     from smtpshell.shell import recording
 
-    words = _path_words(shell, arg, ":save FILE [--overwrite]", ("--overwrite",))
-    if words is None:
+    parsed = _path_words(shell, arg, ":save FILE [--overwrite]", ("--overwrite",))
+    if parsed is None:
         return
-    overwrite = "--overwrite" in words
-    words = [w for w in words if w != "--overwrite"]
-    if len(words) != 1:
+    words, flags = parsed
+    if not words:
         shell.usage_error("usage: :save FILE [--overwrite]")
         return
-    if await recording.may_write(shell, words[0], overwrite=overwrite):
+    if await recording.may_write(shell, words[0], overwrite="--overwrite" in flags):
         recording.save(shell, words[0])
 
 
-def _path_words(shell: "Shell", arg: str, usage: str, flags: tuple[str, ...] = ()) -> list[str] | None:
-    """ARG as shell words (quotes for paths with spaces), at most one besides ``flags``; None after
-    an error."""
+def _path_words(shell: "Shell", arg: str, usage: str,
+                flags: tuple[str, ...] = ()) -> tuple[list[str], set[str]] | None:
+    """ARG as shell words (quotes for paths with spaces): at most one word, and which of
+    ``flags`` were given; None after an error (said)."""
     import shlex
 
     try:
@@ -184,10 +180,12 @@ def _path_words(shell: "Shell", arg: str, usage: str, flags: tuple[str, ...] = (
     except ValueError as exc:
         shell.usage_error(f"{exc}; usage: {usage}")
         return None
-    if len([w for w in words if w not in flags]) > 1:
+    given = {w for w in words if w in flags}
+    words = [w for w in words if w not in flags]
+    if len(words) > 1:
         shell.usage_error(f"usage: {usage}")
         return None
-    return words
+    return words, given
 
 
 async def cmd_close(shell: "Shell", arg: str) -> None:
@@ -441,10 +439,12 @@ async def cmd_file(shell: "Shell", arg: str) -> None:
     if not shell.in_data:
         shell.error(":file works after DATA got 354")
         return
-    words = _path_words(shell, arg, ":file PATH")
+    parsed = _path_words(shell, arg, ":file PATH")
+    if parsed is None:
+        return
+    words, _ = parsed
     if not words:
-        if words is not None:
-            shell.usage_error("usage: :file PATH   (quote a path with spaces)")
+        shell.usage_error("usage: :file PATH   (quote a path with spaces)")
         return
     await shell.send_file(words[0])
 

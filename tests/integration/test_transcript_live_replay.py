@@ -20,6 +20,7 @@ from smtpshell.transcript.jsonl import Recorder
 from smtpshell.shell.live_replay import LiveReplay, Options, Outcome, StepKind, plan
 from smtpshell.shell.live_replay import Target as LiveTarget
 from smtpshell.transcript.readers import read
+from tests.support.record import record
 from tests.support.script import b64, lines
 from tests.support.servers import ScriptedServer
 
@@ -36,20 +37,6 @@ async def replay(*argv, env=None, stdin=None, ask_secret=None):
         env={"COLUMNS": "80", **(env or {})}, ask_secret=ask_secret,
     )
     return status, out.getvalue(), err.getvalue()
-
-
-async def record(path, server, script, make_shell, **settings):
-    """Run ``script`` with the shell against ``server``, recording it to ``path`` (JSONL)."""
-    shell, out = make_shell(**settings)
-    recorder = Recorder(path, host=server.host, port=server.port)
-    shell.listeners.append(recorder)
-    try:
-        assert await shell.connect(Target(host=server.host, port=server.port)), out.text
-        status = await run_script(shell, lines(*script))
-    finally:
-        recorder.close()
-    assert status == 0, out.text
-    return read(Path(path).read_text(encoding="utf-8"))
 
 
 def full_session(user="alice", password="wonderland"):

@@ -11,8 +11,8 @@ from smtpshell.server.practice import PracticeServer
 from smtpshell.settings import ExitStatus
 from smtpshell.shell.core import Target
 from smtpshell.shell.script import run_script
-from smtpshell.transcript.jsonl import Recorder
 from smtpshell.transcript.readers import read
+from tests.support.record import record
 from tests.support.script import b64, lines
 
 PLAIN = b64("\0alice\0wonderland")
@@ -72,18 +72,6 @@ async def test_raw_credentials_are_kept_with_show_secrets(make_shell, smtpd, tmp
 
 
 # ----- a pipelined DATA replays its message ---------------------------------------------------------
-
-
-async def record(path, server, script, make_shell, **settings):
-    shell, out = make_shell(**settings)
-    recorder = Recorder(path, host=server.host, port=server.port)
-    shell.listeners.append(recorder)
-    try:
-        assert await shell.connect(Target(host=server.host, port=server.port)), out.text
-        status = await run_script(shell, lines(*script))
-    finally:
-        recorder.close()
-    assert status == 0, out.text
 
 
 PIPELINED = ("EHLO me", ":pipeline", "MAIL FROM:<a@example.com>", "RCPT TO:<b@example.com>", "DATA", ":end",
