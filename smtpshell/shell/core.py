@@ -206,7 +206,7 @@ class Shell:
 
     def _on_sent_data(self, ev: net.SentData) -> None:
         if self.view.echo_client and ev.lines:
-            self.emit(*(display.data_line(line, self.view, tls=self._tls) for line in ev.lines))
+            self.emit(*(display.message_line(line, self.view, tls=self._tls) for line in ev.lines))
 
     def _on_received(self, ev: net.Received) -> None:
         reply, command = ev.event.reply, ev.event.command
@@ -526,7 +526,7 @@ class Shell:
             self.warn(warning)
         self._data += self.session.send_data_line(raw)
         if self.view.echo_client:
-            self.emit(display.data_line(raw, self.view, tls=self._tls))
+            self.emit(display.message_line(raw, self.view, tls=self._tls))
         if len(self._data) >= 1 << 16:
             await self._flush_data()
 

@@ -110,7 +110,7 @@ def _content_line(text: str, shell: "Shell") -> display.Line:
 
 def _show_preview(shell: "Shell", preview: Preview) -> None:
     tls = bool(shell.session and shell.session.tls)
-    shell.emit(*(display.data_line(line, shell.view, tls=tls) for line in preview.lines))
+    shell.emit(*(display.message_line(line, shell.view, tls=tls) for line in preview.lines))
 
 
 # ----- progress ------------------------------------------------------------------

@@ -365,8 +365,15 @@ def _argument_fragments(rest: str) -> Line:
 
 
 def data_line(line: bytes, view: View, *, tls: bool = False) -> Line:
-    """One line of message content as the user gave it (before dot-stuffing)."""
+    """One line of content exactly as given (a BDAT chunk's: no stuffing there)."""
     return data_text_line(line.decode("utf-8", "surrogateescape"), view, tls=tls)
+
+
+def message_line(line: bytes, view: View, *, tls: bool = False) -> Line:
+    """One line of DATA content as it goes on the wire: a leading dot doubled (dot-stuffing,
+    RFC 5321 4.5.2), as every transcript notation writes it, so what the shell shows reads back
+    as the same message (``..dot`` is the line ``.dot``)."""
+    return data_line(b"." + line if line[:1] == b"." else line, view, tls=tls)
 
 
 def data_text_line(text: str, view: View, *, tls: bool = False) -> Line:

@@ -248,3 +248,19 @@ async def test_a_connect_that_fails_stops_the_script_with_status_3(smtpd, tmp_pa
                                "-c", "NOOP", tmp_path=tmp_path)
     assert code == 3, out + err
     assert f"connection refused by 127.0.0.1:{port}" in out and "\nNOOP" not in out
+
+
+@pytest.mark.parametrize("marks", ["bare", "sc", "swaks"])
+async def test_what_a_script_shows_reads_back_as_the_same_message(smtpd, marks, tmp_path):
+    """The screen shows DATA content as it goes on the wire (dot-stuffed), as every transcript
+    notation writes it: the output of --marks sc/swaks/bare, read back, is the message sent."""
+    from smtpshell.transcript.readers import read
+
+    body = ["Subject: dots", "", ".dot", "..two", "plain"]
+    code, out, err = await run("127.0.0.1", str(smtpd.port), "--color", "never", "--marks", marks,
+                               "-c", "EHLO me", "-c", "MAIL FROM:<a@example.test>", "-c", "RCPT TO:<b@example.test>",
+                               "-c", "DATA", *(arg for line in body for arg in ("-c", line)), "-c", ".",
+                               tmp_path=tmp_path)
+    assert code == 0, out + err
+    assert smtpd.messages[0].content == b"Subject: dots\r\n\r\n.dot\r\n..two\r\nplain\r\n"
+    assert [e.line for e in read(out).client_lines if e.data] == body  # the output as it is, notes and all

@@ -156,7 +156,7 @@ async def test_file_is_sent_as_it_is_crlf_and_dot_stuffed(esmtpd, make_shell, ta
     assert msg.content == b"From: a@example.test\r\nTo: b@example.test\r\nSubject: from a file\r\n\r\n.one\r\nbody\r\n..two\r\n"
     assert "saved.eml has no Date: and no Message-ID: header; it is sent as it is" in out
     assert f"SIZE={eml.stat().st_size}" in out
-    assert "\n.one\n" in out  # shown as given (small: all of it)
+    assert "\n..one\n" in out and "\n...two\n" in out  # shown as on the wire, dot-stuffed (small: all of it)
     assert "77 bytes read, 87 on the wire (6 bare LF made CRLF, 2 lines dot-stuffed)" in out
 
 

@@ -240,3 +240,19 @@ def test_hand_typed_sasl_answers_are_decoded_with_the_password_masked():
     assert "auth login dXNlcm5hbWU=\n    ↳ decoded: username\n" in out
     assert "cGFzc3dvcmQ=\n    ↳ decoded: *** (password)\n" in out
     assert "password\n" not in out.replace("(password)", "")
+
+
+@pytest.mark.parametrize("marks", list(Marks))
+def test_message_lines_are_shown_dot_stuffed_and_read_back_the_same(marks):
+    """Replay shows DATA content as on the wire, as the live shell does: the replay's own
+    output, read as a transcript, is the same message (a leading dot doubled, not lost)."""
+    events = (ServerReply(t=None, code=220, lines=("220 mx.example ESMTP",)), ClientLine(t=None, line="EHLO me"),
+              ServerReply(t=None, code=250, lines=("250 mx.example",)),
+              ClientLine(t=None, line="MAIL FROM:<a@example.com>"), ServerReply(t=None, code=250, lines=("250 ok",)),
+              ClientLine(t=None, line="RCPT TO:<b@example.com>"), ServerReply(t=None, code=250, lines=("250 ok",)),
+              ClientLine(t=None, line="DATA"), ServerReply(t=None, code=354, lines=("354 go ahead",)),
+              *(ClientLine(t=None, line=text, data=True) for text in (".dot", "..two", "plain")),
+              ClientLine(t=None, line="."), ServerReply(t=None, code=250, lines=("250 queued",)))
+    shown = replayed(Transcript(header=Header(), events=events, notation="jsonl"), view=View(marks=marks))
+    assert "..dot" in shown and "...two" in shown
+    assert [e.line for e in read(shown).client_lines if e.data] == [".dot", "..two", "plain"]
