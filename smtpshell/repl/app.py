@@ -19,6 +19,7 @@ from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input.typeahead import get_typeahead, store_typeahead
+from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.lexers import DynamicLexer, PygmentsLexer
 from prompt_toolkit.output import ColorDepth
@@ -115,6 +116,19 @@ def _lexers():
     return PygmentsLexer(SmtpLexer), PygmentsLexer(SmtpDataLexer)
 
 
+def _key_bindings(shell: Shell) -> KeyBindings:
+    kb = KeyBindings()
+
+    @kb.add("tab", filter=Condition(
+        lambda: shell.in_data and not get_app().current_buffer.text.lstrip().startswith(":")))
+    def _tab_in_message(event) -> None:
+        """At data> a Tab is part of the message (a folded header, a tab-separated line), not
+        a request for completion; a colon command there still completes."""
+        event.current_buffer.insert_text("\t")
+
+    return kb
+
+
 @functools.lru_cache(maxsize=None)
 def _prompt_style(name: str | None):
     return merge_styles([style_from_pygments_cls(style_for(name)), Style.from_dict(UI_STYLE)])
@@ -139,6 +153,7 @@ def build_prompt_session(shell: Shell, settings: Settings) -> PromptSession:
         # Tab only, as in telnet-style typing: a menu popping over the replies at each word
         # is noise when SMTP is typed by hand; the toolbar shows the syntax as you type.
         complete_while_typing=False,
+        key_bindings=_key_bindings(shell),
         style=DynamicStyle(lambda: _prompt_style(shell.style_name)),  # :set style recolours typing too
         include_default_pygments_style=False,  # only the chosen style's colours (bw stays black and white)
         bottom_toolbar=lambda: toolbar(shell, get_app().current_buffer.text),

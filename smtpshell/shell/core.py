@@ -7,6 +7,7 @@ No prompt_toolkit here: the REPL and the script runner both drive a
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -430,6 +431,15 @@ class Shell:
             from smtpshell.shell.pipeline import take_line
 
             await take_line(self, line)
+            return
+        if self.in_data and ("\n" in line or "\r" in line):
+            # Text pasted at data>: each of its lines is a line of the message, CRLF-ended and
+            # dot-stuffed as if typed one by one (a lone "." in it ends the message there).
+            pieces = re.split(r"\r\n|\r|\n", line)
+            if pieces[-1] == "":
+                pieces.pop()  # the paste's own last line ending, not an empty line after it
+            for piece in pieces:
+                await self.handle(piece)
             return
         if self.in_data:
             name = line[1:].split(" ", 1)[0] if line.startswith(":") else ""

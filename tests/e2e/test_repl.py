@@ -83,6 +83,32 @@ def test_message_typed_in_data_mode_is_stored_unstuffed(terminal, tmp_path):
     assert b"\n.hidden\n..double\nend\n" in stored[0].replace(b"\r\n", b"\n")
 
 
+def test_a_paste_and_tabs_at_the_data_prompt_are_message_text(terminal, tmp_path):
+    """A bracketed paste at data> goes line by line (CRLF, dot-stuffed), and Tab types a tab
+    there (a folded header), where at smtp> it completes."""
+    maildir = tmp_path / "mail"
+    server = terminal("serve", "--port", "0", "--maildir", str(maildir))
+    server.expect(rb"Listening on\s+127\.0\.0\.1:(\d+)")
+    t = terminal("127.0.0.1", server.child.match.group(1).decode(), "--no-history")
+    for line in ("EHLO laptop", "MAIL FROM:<alice@example.com>", "RCPT TO:<bob@example.com>", "DATA"):
+        t.prompt()
+        t.type(line)
+    t.prompt("data")
+    t.child.send("\x1b[200~Subject: pasted\nX-Folded: one\n\ttwo\n\n.dotline\n\x1b[201~")  # as a terminal pastes
+    t.type("")  # Enter
+    t.prompt("data")
+    t.child.send("a\tb")  # Tab typed between two words
+    t.type("")
+    t.prompt("data")
+    t.type(".")
+    t.expect(GREEN_250)
+    t.prompt()
+    t.type(":quit")
+    t.child.expect(pexpect.EOF)
+    [stored] = [p.read_bytes() for p in (maildir / "new").iterdir()]
+    assert b"Subject: pasted\r\nX-Folded: one\r\n\ttwo\r\n\r\n.dotline\r\na\tb\r\n" in stored
+
+
 def test_ctrl_c_cancels_a_wait_and_the_line_being_typed(terminal, tmp_path):
     # A server that greets and then never answers.
     listener = socket.create_server(("127.0.0.1", 0))

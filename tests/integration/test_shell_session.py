@@ -233,3 +233,20 @@ async def test_bad_colon_commands_say_so(smtpd, make_shell, target, line):
     assert out.lines[-1][0][1].startswith("! ")
     assert shell.connected
     await shell.quit()
+
+
+async def test_text_pasted_at_the_data_prompt_goes_line_by_line(smtpd, make_shell, target):
+    """A paste at data> arrives as one input with LF inside: each line is a message line, CRLF-ended,
+    dot-stuffed, tabs kept; a lone dot inside the paste ends the message and what follows are commands."""
+    shell, out = make_shell(interactive=True)
+    await shell.connect(target(smtpd))
+    for line in ("EHLO me", "MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>", "DATA"):
+        await shell.handle(line)
+    await shell.handle("Subject: pasted\nX-Fold: one\n\ttwo\n\nline\twith tab\n.dotline\n")  # ends in LF: no extra line
+    await shell.handle("last typed line")
+    await shell.handle(".\nNOOP")
+    # aiosmtpd keeps the content as received, less the dot-stuffing: CRLF everywhere, the tabs kept
+    assert smtpd.messages[0].content == (b"Subject: pasted\r\nX-Fold: one\r\n\ttwo\r\n\r\nline\twith tab\r\n"
+                                         b".dotline\r\nlast typed line\r\n")
+    assert not shell.in_data and out.text.rstrip().endswith("the connection is alive")  # NOOP: a command
+    await shell.quit()
