@@ -320,6 +320,12 @@ class Session:
         self.phase = Phase.READY  # until the reply says otherwise
         return self._queue(Command(line=".", verb="."), ())
 
+    def data_ended_by_server(self) -> None:
+        """The server answered inside DATA without the client's end of data: it took raw bytes
+        (a bare-LF dot line, say) as the end of the message. The session is out of DATA."""
+        if self.phase is Phase.DATA:
+            self.phase = Phase.READY
+
     def send_raw(self, data: bytes, *, expects_reply: bool = False) -> Outgoing:
         """Exact bytes, no framing. Whatever the server answers is unsolicited
         unless ``expects_reply``."""

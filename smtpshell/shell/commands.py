@@ -406,9 +406,11 @@ async def cmd_raw(shell: "Shell", arg: str) -> None:
     For line-ending tests against your own servers. If the bytes end with a
     line feed the shell waits for a reply, as for a command. Bare CR, bare LF
     and NUL coming back are drawn as ␍ ␊ ␀, with a note saying what they are.
-    After 354 the bytes join the message as they are (no dot-stuffing): a
-    reply then means the server took them as the end of data (smuggling
-    tests by hand; :smuggle-check runs the known ones).
+    After 354 the bytes join the message as they are (no dot-stuffing).
+    <CRLF>.<CRLF> in them ends the message: the shell waits for the reply and
+    sends what follows as commands. A reply to other bytes (a bare-LF dot
+    line) means the server took them as the end of data: the shell leaves
+    DATA and says so (smuggling tests by hand; :smuggle-check runs the known ones).
     """
     try:
         data = raw_bytes(arg)
@@ -427,6 +429,22 @@ async def cmd_raw(shell: "Shell", arg: str) -> None:
     in_data = shell.in_data
     if in_data:
         await shell._flush_data()  # the message lines typed before go first
+        joined = shell.data_tail + data
+        found = joined.find(b"\r\n.\r\n")
+        end = found + 2 - len(shell.data_tail)  # where its dot is in data
+        if found >= 0 and end >= 0:
+            # <CRLF>.<CRLF> in the bytes ends the message, as it does for the server: the shell
+            # goes out of DATA with it and waits for the reply; what follows is commands.
+            shell.note(f"sending {len(data)} raw bytes inside the message: {data!r}; the <CRLF>.<CRLF> in "
+                       "them ends it")
+            before, after = data[:end], data[end + 3:]
+            reply = await shell.end_data(content=before)
+            if after and reply is not None:
+                out = await shell.conn.send_raw(after, expects_reply=after.endswith(b"\n"))
+                if after.endswith(b"\n"):
+                    await shell.wait_reply(out.command)
+            return
+        shell.raw_in_data, shell.data_tail = True, joined[-2:]
     expects = data.endswith(b"\n") and not in_data  # in DATA only an end of data brings a reply
     out = await shell.conn.send_raw(data, expects_reply=expects)
     shell.note(f"sent {len(data)} raw bytes{' inside the message' if in_data else ''}: {data!r}")

@@ -98,6 +98,8 @@ class Shell:
         self._quit_answered = False
         self._closed_noted = False  # this connection's close was shown
         self.cancel_explained = False  # Ctrl-C's effect was already said (by the work it cut short)
+        self.raw_in_data = False  # :raw bytes went into this message (a reply may then end it)
+        self.data_tail = b"\r\n"  # the last bytes of the message so far (where a raw CRLF.CRLF starts)
         self._record_option_used = False
         # Asks for a password or token unseen (the REPL sets it); scripts never prompt.
         self.ask_secret: Callable[[str], Awaitable[str | None]] | None = None
@@ -216,7 +218,13 @@ class Shell:
         if ev.latency is not None:
             self.last_latency = ev.latency
         self.last_reply = reply
-        if command is None and reply.code is not None:
+        if command is None and reply.code is not None and self.in_data and self.raw_in_data:
+            # After :raw bytes inside DATA: the server took them as the end of the message.
+            self.session.data_ended_by_server()
+            self._data.clear()
+            self.note("the server answered inside DATA: it took the raw bytes as the end of the message "
+                      "(the lines typed next are commands):")
+        elif command is None and reply.code is not None:
             self.note("unsolicited reply (no command was waiting for one):")
         self.emit(*display.reply_lines(
             reply, self.view, command=command, tls=self._tls, t=self._t(ev.t), latency=ev.latency,
@@ -224,6 +232,7 @@ class Shell:
         ))
         self.emit(*followup_lines(ev.event, self.view))  # LMTP's recipient, XCLIENT's new session
         if command is not None and command.verb == "DATA" and reply.code == 354:
+            self.raw_in_data, self.data_tail = False, b"\r\n"  # the message starts at a line start
             hint = "type the message; a line with only . ends it (Ctrl-D too); :file PATH sends a file"
             if self.view.hints and self.interactive and not self.sending:
                 self.emit(display.hint_line(hint))
@@ -535,6 +544,7 @@ class Shell:
         for warning in self.session.data_line_warnings(raw):
             self.warn(warning)
         self._data += self.session.send_data_line(raw)
+        self.data_tail = b"\r\n"
         if self.view.echo_client:
             self.emit(display.message_line(raw, self.view, tls=self._tls))
         if len(self._data) >= 1 << 16:

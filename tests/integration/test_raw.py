@@ -96,7 +96,29 @@ async def test_an_end_of_data_by_hand_is_answered_at_once(make_shell, target):
         assert event.command is None and event.reply.code == 250
         assert [m.content for m in server.messages] == [b"hello\r\n"]
         assert b"".join(server.chunks).endswith(b"DATA\r\nhello\r\n.\n")
+        # The shell is out of DATA with the server: the next line is a command, not message text.
+        assert not shell.in_data
+        await shell.handle("NOOP")
+        assert server.commands[-1] == b"NOOP" and shell.last_reply.code == 250
         await shell.close_quietly()
     finally:
         await server.stop()
-    assert "unsolicited reply (no command was waiting for one):\n250 2.0.0 Ok: queued as 1" in out.text
+    assert ("the server answered inside DATA: it took the raw bytes as the end of the message (the lines typed "
+            "next are commands):\n250 2.0.0 Ok: queued as 1") in out.text
+
+
+@pytest.mark.parametrize("interactive", [True, False])
+async def test_raw_bytes_with_crlf_dot_crlf_end_the_message_and_what_follows_are_commands(
+        smtpd, make_shell, target, interactive):
+    """What the strict-lf practice mode suggests: :raw with the end of data in it. The shell ends
+    DATA with it, waits for the reply, and takes the next lines as commands (a script too)."""
+    shell, out = make_shell(interactive=interactive)
+    await shell.connect(target(smtpd))
+    status = await run_script(shell, lines(
+        "EHLO me", "MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>", "DATA", "Subject: typed", "",
+        ":raw body\\r\\n.\\r\\nNOOP\\r\\n", ":expect 250", "MAIL FROM:<c@example.test>", ":expect 250",
+    ))
+    assert status is ExitStatus.OK, out.text
+    assert [m.content for m in smtpd.messages] == [b"Subject: typed\r\n\r\nbody\r\n"]
+    assert "the <CRLF>.<CRLF> in them ends it" in out.text
+    assert "the script ended inside DATA" not in out.text and "unsolicited" not in out.text
