@@ -126,6 +126,11 @@ def _key_bindings(shell: Shell) -> KeyBindings:
         a request for completion; a colon command there still completes."""
         event.current_buffer.insert_text("\t")
 
+    @kb.add("up", filter=Condition(lambda: shell.awaiting_sasl))
+    @kb.add("down", filter=Condition(lambda: shell.awaiting_sasl))
+    def _no_history_at_auth(event) -> None:
+        """At auth> the line is hidden: a line recalled from history would be sent unseen."""
+
     return kb
 
 
@@ -270,6 +275,10 @@ async def run_repl(shell: Shell, target, settings: Settings) -> ExitStatus:
             except KeyboardInterrupt:
                 continue  # Ctrl-C: the line is dropped, nothing is sent
             except EOFError:
+                if shell.awaiting_sasl:  # Ctrl-D at auth>: cancel the exchange, as * does (RFC 4954)
+                    shell.note("Ctrl-D: cancelling the AUTH exchange (*)")
+                    await interrupter.run(shell.handle("*"))
+                    continue
                 if shell.in_data:
                     await interrupter.run(shell.end_data())
                     continue

@@ -241,3 +241,29 @@ def test_demo_offers_implicit_tls_too_and_connect_reaches_it(terminal):
     t.prompt()
     t.type(":quit")
     t.child.expect(pexpect.EOF)
+
+
+def test_ctrl_d_and_up_arrow_at_auth_never_send_something_unseen(terminal, tmp_path):
+    """At auth> the answer is hidden: Up must not recall a history line into it (it would go
+    unseen), and Ctrl-D cancels the exchange with * instead of quitting through it."""
+    t = terminal("--demo")
+    t.prompt()
+    t.type("EHLO laptop")
+    t.expect_exact("HELP")
+    t.prompt()
+    t.type("AUTH LOGIN")
+    t.prompt("auth")
+    t.child.send("\x1b[A")  # Up
+    t.type("")  # Enter: an empty answer, not the recalled "AUTH LOGIN"
+    t.prompt("auth")  # the server asks for the password next
+    t.child.sendcontrol("d")
+    t.expect_exact("Ctrl-D: cancelling the AUTH exchange (*)")
+    t.reply("501")  # RFC 4954: the server answers * with 501
+    t.prompt()
+    t.type(":quit")
+    t.child.expect(pexpect.EOF)
+    t.child.close()
+    assert t.child.exitstatus == 0
+    screen = (tmp_path / "pty.log").read_bytes()
+    # A recalled "AUTH LOGIN" sent as the answer would have drawn this warning; "QUIT" a 535, not 501.
+    assert b"not base64" not in screen
