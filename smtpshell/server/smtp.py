@@ -104,6 +104,7 @@ class PracticeSMTP(ChunkingMixin, SMTP):
         self._connections = connections
         self._rules = rules or ModeRules(modes=Modes(), hostname=kwargs.get("hostname") or "")
         self._greeted = False  # the first reply is the greeting: it keeps its own words
+        self._continuing = False  # the last line pushed was a "250-" line: the reply goes on
         self._replies_as_is = False  # HELO/EHLO replies carry no enhanced code (RFC 2034)
         self._socket: asyncio.BaseTransport | None = None  # the TCP transport, under any TLS
         self._tls_up = False
@@ -181,7 +182,9 @@ class PracticeSMTP(ChunkingMixin, SMTP):
             if self._greeted and not self._replies_as_is:
                 status = with_enhanced_code(status)
         self._greeted = True
-        if self._rules.reply_delay:
+        continuing = self._continuing  # a later line of a multi-line reply: already late once
+        self._continuing = status[3:4] in ("-", b"-")
+        if self._rules.reply_delay and not continuing:
             await asyncio.sleep(self._rules.reply_delay)
         await super().push(status)
         if isinstance(status, str) and self._rules.closes_after(status) and self.transport is not None:

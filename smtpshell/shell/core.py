@@ -45,7 +45,7 @@ class Target:
     mx: str | None = None  # resolve this domain's MX hosts and connect to the first that answers
 
 
-QUIT_WAIT = 2.0  # seconds to wait for 221 when leaving
+QUIT_WAIT = 5.0  # seconds to wait for 221 when leaving (more than the practice tarpit's 2 s)
 CLOSE_WAIT = 1.0  # seconds to wait for the socket to be really gone (TLS close_notify)
 
 

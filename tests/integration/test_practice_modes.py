@@ -180,6 +180,22 @@ async def test_tarpit_delays_every_reply(tmp_path: Path) -> None:
             assert reply == ["250 2.1.0 Sender <a@example.com> ok"]
 
 
+async def test_tarpit_delays_a_multiline_reply_once_not_each_line(tmp_path: Path) -> None:
+    """The intro says every reply comes late: EHLO's ten lines come late together, not one by one."""
+    loop = asyncio.get_running_loop()
+    delay = 0.3
+    async with serving(tmp_path, "tarpit", tarpit_delay=delay) as server, wire_to(server) as wire:
+        await wire.send(b"EHLO laptop\r\n")
+        arrived = []
+        while True:
+            line = await asyncio.wait_for(wire.reader.readline(), 30)
+            arrived.append(loop.time())
+            if line[3:4] != b"-":
+                break
+        assert len(arrived) > 5
+        assert arrived[-1] - arrived[0] < delay  # line by line would be (lines - 1) x delay apart
+
+
 # --- tls-required ---
 
 
