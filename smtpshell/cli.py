@@ -225,6 +225,13 @@ def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser
             parser.error(str(exc))
     if args.key and not args.cert:
         parser.error("--key needs --cert")
+    if args.cafile or args.cert:  # a bad file is said now, naming it, not after connecting
+        from smtpshell.net.tls import TLSOptions, TLSSetupError, make_context
+
+        try:
+            make_context(TLSOptions(cafile=args.cafile, certfile=args.cert, keyfile=args.key))
+        except TLSSetupError as exc:
+            parser.error(str(exc))
     if args.auth:
         from smtpshell.protocol.auth import SUPPORTED
 

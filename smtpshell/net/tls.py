@@ -30,19 +30,41 @@ _MIN_VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
 def make_context(opts: TLSOptions) -> ssl.SSLContext:
     """A client context: verifying by default, as the options say otherwise."""
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, capath=_hashed_system_dir())
-    try:
-        if opts.cafile:
+    if opts.cafile:
+        try:
             ctx.load_verify_locations(cafile=opts.cafile)
-        if opts.certfile:
+        except ssl.SSLError:  # (an OSError too: first)
+            raise TLSSetupError(f"--cafile {opts.cafile}: no PEM certificate in it (a CA file holds one "
+                                "or more -----BEGIN CERTIFICATE----- blocks)") from None
+        except OSError as exc:
+            raise TLSSetupError(f"--cafile {opts.cafile}: {exc.strerror or exc}") from None
+    if opts.certfile:
+        try:
             ctx.load_cert_chain(opts.certfile, opts.keyfile)
-    except (OSError, ssl.SSLError) as exc:
-        raise TLSSetupError(f"cannot load certificate file: {exc}") from None
+        except ssl.SSLError as exc:  # (an OSError too: first)
+            raise TLSSetupError(_cert_chain_problem(opts, exc)) from None
+        except OSError as exc:
+            missing = [p for p in (opts.certfile, opts.keyfile) if p and not os.path.isfile(p)]
+            which = "--key" if missing and missing[0] == opts.keyfile and opts.keyfile != opts.certfile else "--cert"
+            path = missing[0] if missing else opts.certfile
+            raise TLSSetupError(f"{which} {path}: {exc.strerror or exc}") from None
     if opts.min_version:
         ctx.minimum_version = _MIN_VERSIONS[opts.min_version]
     if opts.insecure:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def _cert_chain_problem(opts: TLSOptions, exc: ssl.SSLError) -> str:
+    """Why --cert/--key did not load, naming the file to look at."""
+    reason = (exc.reason or "").upper()
+    if "KEY_VALUES_MISMATCH" in reason:
+        return f"--cert {opts.certfile} and --key {opts.keyfile}: the key does not belong to the certificate"
+    if opts.keyfile is None:
+        return (f"--cert {opts.certfile}: no certificate and private key in PEM form in it "
+                "(give the key with --key if it is in another file)")
+    return f"--cert {opts.certfile} / --key {opts.keyfile}: not a PEM certificate and its private key"
 
 
 def _hashed_system_dir() -> str | None:

@@ -167,9 +167,13 @@ def send_commands(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     if args.commands or args.script_file:
         parser.error("--send is a whole session by itself: it does not go with -c or -f")
     try:
-        parse_send(words)
+        request = parse_send(words)
     except SendUsage as exc:
         parser.error(f"--send: {exc}")
+    for option, path in [("--file", request.file)] * bool(request.file) + [("--attach", a) for a in request.attach]:
+        if not os.path.isfile(os.path.expanduser(path)) or not os.access(os.path.expanduser(path), os.R_OK):
+            why = "no such file" if not os.path.exists(os.path.expanduser(path)) else "not a readable file"
+            parser.error(f"--send {option} {path}: {why}")  # said before connecting, not after
     return (":send " + shlex.join(words),)
 
 

@@ -264,3 +264,42 @@ async def test_what_a_script_shows_reads_back_as_the_same_message(smtpd, marks, 
     assert code == 0, out + err
     assert smtpd.messages[0].content == b"Subject: dots\r\n\r\n.dot\r\n..two\r\nplain\r\n"
     assert [e.line for e in read(out).client_lines if e.data] == body  # the output as it is, notes and all
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:  # a port nobody listens on: an attempt to connect would say "refused"
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"--cafile": "missing"}, "--cafile {missing}: No such file or directory"),
+    ({"--cafile": "junk"}, "--cafile {junk}: no PEM certificate in it"),
+    ({"--cert": "missing"}, "--cert {missing}: No such file or directory"),
+    ({"--cert": "cert", "--key": "missing"}, "--key {missing}: No such file or directory"),
+    ({"--cert": "junk", "--key": "junk"}, "--cert {junk} / --key {junk}: not a PEM certificate and its private key"),
+    ({"--cert": "cert"}, "--cert {cert}: no certificate and private key in PEM form in it"),
+    ({"--cert": "cert", "--key": "other_key"}, "--cert {cert} and --key {other_key}: the key does not belong"),
+])
+async def test_bad_tls_files_are_named_before_connecting(files, message, tmp_path):
+    import trustme
+
+    ca = trustme.CA()
+    leaf, other = ca.issue_cert("client.example"), ca.issue_cert("other.example")
+    paths = {"missing": tmp_path / "missing.pem", "junk": tmp_path / "junk.pem", "cert": tmp_path / "cert.pem",
+             "other_key": tmp_path / "other.key"}
+    paths["junk"].write_text("not a certificate\n")
+    leaf.cert_chain_pems[0].write_to_path(str(paths["cert"]))
+    other.private_key_pem.write_to_path(str(paths["other_key"]))
+    args = [arg for option, name in files.items() for arg in (option, str(paths[name]))]
+    code, out, err = await run("127.0.0.1", str(_closed_port()), "--starttls", *args, "-c", "NOOP", tmp_path=tmp_path)
+    assert code == 2, out + err
+    assert message.format(**paths) in err
+    assert "refused" not in out + err  # said before any connection
+
+
+async def test_send_names_a_missing_attachment_before_connecting(tmp_path):
+    code, out, err = await run("127.0.0.1", str(_closed_port()), "--send", "--from", "a@example.test",
+                               "--to", "b@example.test", "--attach", str(tmp_path / "nope.pdf"), tmp_path=tmp_path)
+    assert code == 2
+    assert f"--send --attach {tmp_path / 'nope.pdf'}: no such file" in err and "refused" not in out + err
