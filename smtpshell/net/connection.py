@@ -230,7 +230,7 @@ class Connection:
                 self.timeout,
             )
         except (ssl.SSLError, ssl.CertificateError) as exc:
-            raise ConnectError(f"{where}: " + tlsmod.explain_failure(exc, hostname=hostname), tls=True) from None
+            raise ConnectError(f"{where}: " + self._explain(exc, hostname), tls=True) from None
         except TimeoutError:
             raise ConnectError(f"no connection to {where} within {self.timeout:g} s") from None
         except socket.gaierror as exc:
@@ -239,10 +239,13 @@ class Connection:
             raise ConnectError(f"connection refused by {where} (nothing listening?)") from None
         except ConnectionError as exc:
             if implicit_tls:  # the TCP connection was made: the server went away during the handshake
-                raise ConnectError(f"{where}: " + tlsmod.explain_failure(exc, hostname=hostname), tls=True) from None
+                raise ConnectError(f"{where}: " + self._explain(exc, hostname), tls=True) from None
             raise ConnectError(f"cannot connect to {where}: {exc.strerror or exc.__class__.__name__}") from None
         except OSError as exc:
             raise ConnectError(f"cannot connect to {where}: {exc.strerror or str(exc) or exc.__class__.__name__}") from None
+
+    def _explain(self, exc: BaseException, hostname: str) -> str:
+        return tlsmod.explain_failure(exc, hostname=hostname, min_version=self.tls_options.min_version)
 
     def _made(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
         """The socket is up (and for implicit TLS, the handshake done): say so before any data."""
@@ -323,7 +326,7 @@ class Connection:
                 self.timeout,
             )
         except (OSError, ssl.SSLError, TimeoutError, tlsmod.TLSSetupError, ConnectionError) as exc:
-            text = str(exc) if isinstance(exc, tlsmod.TLSSetupError) else tlsmod.explain_failure(exc, hostname=hostname)
+            text = str(exc) if isinstance(exc, tlsmod.TLSSetupError) else self._explain(exc, hostname)
             self.observer(NetError(t=self.now(), text=text))
             self._abort("TLS handshake failed")
         else:

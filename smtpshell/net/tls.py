@@ -270,8 +270,8 @@ _VERIFY_REASONS = {
 }
 
 
-def explain_failure(exc: BaseException, *, hostname: str) -> str:
-    """One line: why the handshake failed, and how to go on."""
+def explain_failure(exc: BaseException, *, hostname: str, min_version: str | None = None) -> str:
+    """One line: why the handshake failed, and how to go on (``min_version``: --tls-min's value)."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = _VERIFY_REASONS.get(exc.verify_code, exc.verify_message or str(exc))
         if exc.verify_code in (62, 64):
@@ -285,6 +285,9 @@ def explain_failure(exc: BaseException, *, hostname: str) -> str:
     if isinstance(exc, ssl.SSLError):
         detail = exc.reason or exc.strerror or str(exc)
         meaning = _SSL_REASONS.get(exc.reason or "")
+        if min_version and meaning == _OLD_VERSION:
+            meaning = (f"protocol version: the server offers no TLS version from {min_version} up, which "
+                       f"--tls-min {min_version} asks for; without --tls-min, see which it speaks (:tls)")
         return f"TLS handshake failed: {meaning} ({detail})" if meaning else f"TLS handshake failed: {detail}"
     if isinstance(exc, TimeoutError):
         return "TLS handshake timed out"

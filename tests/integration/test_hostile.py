@@ -536,6 +536,17 @@ async def test_tls_failures_fail_a_script_with_status_3(name, bad_tls, make_shel
         assert TLS_CASES[name] in out.text
 
 
+async def test_a_server_below_tls_min_is_blamed_on_tls_min_not_called_old(ca, make_shell, cafile):
+    tls12 = _context(ca.issue_cert("127.0.0.1"))
+    tls12.maximum_version = ssl.TLSVersion.TLSv1_2
+    async with HostileServer([FailTLS(tls12), Hang()]) as server:
+        shell, out = make_shell(interactive=True, cafile=cafile, tls_min="1.3")
+        assert not await shell.connect(Target(host=server.host, port=server.port, implicit_tls=True))
+    [line] = errors(out)
+    assert "the server offers no TLS version from 1.3 up, which --tls-min 1.3 asks for" in line, line
+    assert "TLS 1.0/1.1-only" not in line
+
+
 async def test_implicit_tls_to_a_plain_text_server_says_so(make_shell, smtpd):
     async with HostileServer([Send(GREETING), Hang()]) as server:
         shell, out = make_shell(interactive=True)
