@@ -527,3 +527,21 @@ def test_invisible_and_reordering_characters_are_drawn(char):
     frags = display.visible(f"250 ok{char}evil", tok.REPLY_TEXT_BY_CLASS[2])
     assert (tok.ESCAPE, f"\\u{ord(char):04x}") in frags
     assert all(char not in text for _, text in frags)
+
+
+@pytest.mark.parametrize(("raw", "says", "not_says"), [
+    ("451 4.7.1 <b@example.com>: Greylisted, please try again in 5 seconds",
+     "451: greylisted: a deliberate", ("local error", "delivery not authorized", "a few minutes")),
+    ("550 5.5.2 smtpshell.test Error: bare <LF> received",
+     "550: a line ended with a bare LF instead of CRLF", ("mailbox unavailable",)),
+    ("535 5.7.8 Error: authentication failed: no mechanism available",
+     "535: the server cannot use this login method", ("credentials invalid",)),
+])
+def test_a_reply_whose_words_say_more_than_its_codes_is_explained_by_them(raw, says, not_says):
+    from smtpshell.protocol.replies import ReplyParser
+    from smtpshell.transcript.display import reply_hints
+
+    [reply] = ReplyParser().feed(raw.encode() + b"\r\n")
+    [hint] = reply_hints(reply, None)
+    assert hint.startswith(says), hint
+    assert not any(text in hint for text in not_says), hint
