@@ -141,7 +141,7 @@ class Session:
         self.auth_user: str | None = None  # authenticated (as far as we can tell)
         self.last_reply: Reply | None = None
         self._parser = ReplyParser()
-        self.greeting = Command(line="", verb="GREETING")
+        self.greeting = Command(line="LMTP" if lmtp else "", verb="GREETING")  # its hint names LHLO in LMTP
         self._pending: deque[Command] = deque([self.greeting])
         self._events: deque[Event] = deque()
         self._sasl = False  # a 334 is waiting for a SASL response
@@ -546,6 +546,12 @@ def _awaiting(s: Session, *verbs: str) -> bool:
     return any(c.verb in verbs for c in s._pending)
 
 
+def _check_lmtp_hello(s: Session, verb: str, words, caps) -> str | None:
+    if s.lmtp and verb in ("EHLO", "HELO"):
+        return f"LMTP (RFC 2033) greets with LHLO, not {verb}: an LMTP server refuses {verb}"
+    return None
+
+
 def _check_hello_first(s: Session, verb: str, words, caps) -> str | None:
     if verb in ("MAIL", "RCPT", "DATA", "AUTH", "STARTTLS", "BDAT") and not s.greeted \
             and not _awaiting(s, "EHLO", "HELO", "LHLO"):
@@ -607,4 +613,4 @@ def _check_advertised(s: Session, verb: str, words: list[str], caps) -> str | No
     return None
 
 
-_CHECKS = (_check_greeting, _check_hello_first, _check_phase, _check_mechanism_case, _check_advertised)
+_CHECKS = (_check_greeting, _check_lmtp_hello, _check_hello_first, _check_phase, _check_mechanism_case, _check_advertised)

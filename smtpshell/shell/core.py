@@ -419,7 +419,8 @@ class Shell:
                 return False
         caps = self.session.capabilities
         if caps is not None and "STARTTLS" not in caps:
-            self.error("STARTTLS refused: the server did not offer STARTTLS in its EHLO reply")
+            hello = "LHLO" if self.settings.lmtp else "EHLO"
+            self.error(f"STARTTLS refused: the server did not offer STARTTLS in its {hello} reply")
             if after_option:
                 self.connection_failed = True
             return False

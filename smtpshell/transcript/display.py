@@ -251,6 +251,8 @@ def hint_verb(command: Command | None) -> str | None:
         return None
     if command.verb == "BDAT" and command.line.rstrip().upper().endswith(" LAST"):
         return "BDAT LAST"
+    if command.verb == "GREETING" and command.line == "LMTP":
+        return "GREETING LMTP"  # LHLO, not EHLO
     return command.verb
 
 

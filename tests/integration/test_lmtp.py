@@ -114,6 +114,18 @@ async def test_lmtp_over_a_unix_socket(lmtp_unix, mailboxes, make_shell):
     check_transaction(out.text, mailboxes, status)
 
 
+async def test_lmtp_speaks_of_lhlo_not_ehlo(lmtp_tcp, make_shell):
+    """In LMTP the greeting's hint, a typed EHLO and a refused STARTTLS all name LHLO."""
+    shell, out = make_shell(lmtp=True, interactive=True)
+    assert await shell.connect(Target(host="127.0.0.1", port=lmtp_tcp))
+    assert "introduce yourself with LHLO <your host name>" in out.text and "with EHLO" not in out.text
+    await shell.handle("EHLO me")
+    assert "warning: LMTP (RFC 2033) greets with LHLO, not EHLO: an LMTP server refuses EHLO" in out.text
+    await shell.handle(":starttls")
+    assert "did not offer STARTTLS in its LHLO reply" in out.text
+    await shell.quit()
+
+
 async def test_expect_looks_at_the_last_recipient_reply(lmtp_tcp, make_shell):
     shell, out = make_shell(lmtp=True)
     await shell.connect(Target(host="127.0.0.1", port=lmtp_tcp))

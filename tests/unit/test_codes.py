@@ -546,7 +546,7 @@ def test_decode_b64(text, decoded):
 def test_routine_replies_table_names_known_verbs_and_routine_codes():
     from smtpshell.protocol.verbs import verbs
 
-    known = set(verbs()) | {"GREETING", ".", "BDAT LAST"}
+    known = set(verbs()) | {"GREETING", "GREETING LMTP", ".", "BDAT LAST"}
     table = codes._routine()
     assert table, "routine_replies.tsv is empty"
     for (verb, code), (hint, with_id) in table.items():
