@@ -119,6 +119,23 @@ def format_hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _resolve_failure(host: str, family: int, exc: socket.gaierror) -> str:
+    """Why HOST has no address: an address of the other family than -4/-6 asked for is said so."""
+    import ipaddress
+
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
+    if literal is not None and family in (socket.AF_INET, socket.AF_INET6):
+        asked = "-4 (IPv4)" if family == socket.AF_INET else "-6 (IPv6)"
+        return f"{host} is an IPv{literal.version} address, and {asked} was asked for: leave out {asked.split()[0]}"
+    if family in (socket.AF_INET, socket.AF_INET6):
+        only = "IPv4" if family == socket.AF_INET else "IPv6"
+        return f"cannot resolve {host} to an {only} address: {exc.strerror}"
+    return f"cannot resolve {host}: {exc.strerror}"
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self, conn: "Connection") -> None:
         self.conn = conn
@@ -234,7 +251,7 @@ class Connection:
         except TimeoutError:
             raise ConnectError(f"no connection to {where} within {self.timeout:g} s") from None
         except socket.gaierror as exc:
-            raise ConnectError(f"cannot resolve {host}: {exc.strerror}") from None
+            raise ConnectError(_resolve_failure(host, family, exc)) from None
         except ConnectionRefusedError:
             raise ConnectError(f"connection refused by {where} (nothing listening?)") from None
         except ConnectionError as exc:

@@ -303,3 +303,13 @@ async def test_send_names_a_missing_attachment_before_connecting(tmp_path):
                                "--to", "b@example.test", "--attach", str(tmp_path / "nope.pdf"), tmp_path=tmp_path)
     assert code == 2
     assert f"--send --attach {tmp_path / 'nope.pdf'}: no such file" in err and "refused" not in out + err
+
+
+@pytest.mark.parametrize(("host", "flag", "message"), [
+    ("127.0.0.1", "-6", "127.0.0.1 is an IPv4 address, and -6 (IPv6) was asked for: leave out -6"),
+    ("::1", "-4", "::1 is an IPv6 address, and -4 (IPv4) was asked for: leave out -4"),
+])
+async def test_an_address_of_the_other_family_than_asked_is_said_so(host, flag, message, tmp_path):
+    code, out, err = await run(host, str(_closed_port()), flag, "-c", "NOOP", "--color", "never", tmp_path=tmp_path)
+    assert code == 3
+    assert message in out and "cannot resolve" not in out
