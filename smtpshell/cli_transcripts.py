@@ -318,6 +318,8 @@ def replay_main(argv: list[str], *, stdin=None, stdout: TextIO | None = None,
                 max_pause=args.max_pause or 5.0,
             )
         except KeyboardInterrupt:
+            stdout.write("\n")  # the shell's prompt comes on a line of its own
+            stdout.flush()
             return ExitStatus.INTERRUPTED
         return ExitStatus.OK
 

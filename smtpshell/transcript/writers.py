@@ -220,6 +220,10 @@ def _epoch(started: str | None) -> int | None:
         return None
 
 
+# An embedded player scales the terminal to the page: 240 columns made text too small to read.
+ASCIICAST_MAX_WIDTH = 120
+
+
 def write_asciicast(transcript: Transcript, *, style=None, view=None, width: int | None = None) -> str:
     from smtpshell.highlight.ansi import AnsiRenderer
     from smtpshell.highlight.style import style_for
@@ -230,7 +234,7 @@ def write_asciicast(transcript: Transcript, *, style=None, view=None, width: int
     rendered = render_all(transcript.events, view or View())
     if width is None:
         longest = max((sum(len(text) for _, text in frags) for lines in rendered for frags in lines), default=0)
-        width = min(max(80, longest + 1), 240)
+        width = min(max(80, longest + 1), ASCIICAST_MAX_WIDTH)  # longer lines wrap in the player
     header: dict = {"version": 2, "width": width, "height": 30}
     epoch = _epoch(transcript.header.started)
     if epoch is not None:

@@ -256,3 +256,17 @@ def test_message_lines_are_shown_dot_stuffed_and_read_back_the_same(marks):
     shown = replayed(Transcript(header=Header(), events=events, notation="jsonl"), view=View(marks=marks))
     assert "..dot" in shown and "...two" in shown
     assert [e.line for e in read(shown).client_lines if e.data] == [".dot", "..two", "plain"]
+
+
+def test_ctrl_c_in_step_mode_leaves_the_cursor_on_a_new_line(tmp_path):
+    """^C at the step prompt: exit 130, and the shell's prompt does not land on the replay's line."""
+    path = tmp_path / "seed.txt"
+    path.write_text(SEED.read_text(encoding="utf-8"))
+    out, err = TTY(), io.StringIO()
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    status = replay_main([str(path), "--step", "--color", "never"], stdout=out, stderr=err, read_key=interrupted)
+    assert status == 130
+    assert out.getvalue().endswith("\n"), repr(out.getvalue()[-80:])
