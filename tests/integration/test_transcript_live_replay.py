@@ -392,7 +392,21 @@ async def test_engine_report_for_a_close_mid_replay():
         await server.stop()
     assert report.connection_failed and report.exit_status == 3
     assert [r.verdict.outcome for r in report.results[:3]] == [Outcome.SAME, Outcome.CLASS_CHANGED, Outcome.NOT_REPLAYED]
-    assert report.stopped.startswith("the server closed the connection (before step 3")
+    assert report.stopped.startswith("the server said 421 at step 2")
+
+
+async def test_a_421_that_keeps_the_connection_open_still_ends_the_replay():
+    """A server that says 421 and does not hang up at once: nothing more is sent to it."""
+    server = await ScriptedServer([b"220 flaky.test ESMTP\r\n", "READLINE", b"421 4.3.2 going down\r\n",
+                                   "HANG"]).start()
+    try:
+        report = await LiveReplay(plan(read(SEED.read_text(), show_secrets=True)),
+                                  LiveTarget(host=server.host, port=server.port), Options(timeout=5.0)).run()
+    finally:
+        await server.stop()
+    assert report.exit_status == 3
+    assert [r.verdict.outcome for r in report.results[:3]] == [Outcome.SAME, Outcome.CLASS_CHANGED, Outcome.NOT_REPLAYED]
+    assert len(server.received) == 1  # step 3 was never sent
 
 
 async def test_a_refused_connection_is_exit_3():

@@ -248,6 +248,10 @@ class LiveReplay:
                 raise _Stop(f"{self._why_closed()} (before step {step.index}, {step.shown})") from None
         reply = await self._wait(step, command, sent=sent, notes=tuple(notes))
         result = judge(step, reply_event(None, reply), strict=self.options.strict, sent=sent, notes=tuple(notes))
+        if reply.code == 421 and step.index < len(self.plan.steps):
+            # The server is closing the connection (RFC 5321 3.8): nothing after this would be read.
+            raise _Stop(f"the server said 421 at step {step.index} ({step.shown}): it closes the connection",
+                        result=result)
         # This command's own 354 (in a pipelined group the session may be in DATA already when an
         # earlier member's reply is read: the 354 answers the DATA step, whose message follows it).
         if reply.code == 354 and self.conn.session.phase is Phase.DATA and not self._next_is_message(step):
