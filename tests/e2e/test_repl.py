@@ -14,6 +14,16 @@ GREEN_250 = re.compile(rb"\x1b\[[0-9;]*32m250")  # 2xx: green
 RED_5XX = re.compile(rb"\x1b\[[0-9;]*31m5\d\d")  # 5xx: red
 
 
+def end_message_and_quit(t, maildir) -> list[bytes]:
+    """The lone dot, its 250, :quit; then the messages the practice server stored."""
+    t.type(".")
+    t.expect(GREEN_250)
+    t.prompt()
+    t.type(":quit")
+    t.child.expect(pexpect.EOF)
+    return [p.read_bytes() for p in (maildir / "new").iterdir()]
+
+
 def test_demo_colours_replies_by_class_and_does_data(terminal, tmp_path):
     t = terminal("--demo")
     t.expect_exact("practice server")
@@ -73,14 +83,8 @@ def test_message_typed_in_data_mode_is_stored_unstuffed(terminal, tmp_path):
     for line in ("Subject: dots", "", ".hidden", "..double", "end"):
         t.type(line)
         t.prompt("data")
-    t.type(".")
-    t.expect(GREEN_250)
-    t.prompt()
-    t.type(":quit")
-    t.child.expect(pexpect.EOF)
-    stored = [p.read_bytes() for p in (maildir / "new").iterdir()]
-    assert len(stored) == 1
-    assert b"\n.hidden\n..double\nend\n" in stored[0].replace(b"\r\n", b"\n")
+    [stored] = end_message_and_quit(t, maildir)
+    assert b"\n.hidden\n..double\nend\n" in stored.replace(b"\r\n", b"\n")
 
 
 def test_a_paste_and_tabs_at_the_data_prompt_are_message_text(terminal, tmp_path):
@@ -100,12 +104,7 @@ def test_a_paste_and_tabs_at_the_data_prompt_are_message_text(terminal, tmp_path
     t.child.send("a\tb")  # Tab typed between two words
     t.type("")
     t.prompt("data")
-    t.type(".")
-    t.expect(GREEN_250)
-    t.prompt()
-    t.type(":quit")
-    t.child.expect(pexpect.EOF)
-    [stored] = [p.read_bytes() for p in (maildir / "new").iterdir()]
+    [stored] = end_message_and_quit(t, maildir)
     assert b"Subject: pasted\r\nX-Folded: one\r\n\ttwo\r\n\r\n.dotline\r\na\tb\r\n" in stored
 
 
