@@ -31,8 +31,8 @@ def test_a_large_file_shows_a_progress_bar_and_the_prompt_comes_back(terminal, t
     t.type(f":file {big}")
     t.expect_exact("Subject: large")
     t.expect(rb"big\.eml: +([\d.]+)%.*/1\.9 MB .* MB/s")  # the bar: label, percentage, bytes, rate
-    if t.child.match.group(1) != b"100.0":  # a fast transfer draws the bar once, already full
-        t.expect_exact("100.0%")
+    # Its later frames are not looked for: prompt_toolkit redraws only the characters that changed
+    # (" 90.0%" to "100.0%" writes "10"), so "100.0%" is on the screen without being in the bytes.
     t.expect_exact("… 40,000 more lines".encode())
     t.expect(GREEN_250)
     t.prompt()
