@@ -191,15 +191,17 @@ def reply_lines(
             frags.append((tok.HINT, f" … {cut:,} more characters not shown"))
         if line.ending == b"\n":
             frags.append((tok.ESCAPE, "␊"))
+        took = ""
+        if latency is not None and timestamps and index == len(shown) - 1:
+            took = f"  ({latency * 1000:.1f} ms)"
+            frags.append((tok.TIME, took))  # with the reply, before any hint
         if view.hints and is_ehlo and index > 0:
             meaning = keyword_hint(line.text, tls=tls)
             if meaning:
-                pad = max(1, 28 - len(line.text))
+                pad = max(1, 28 - len(line.text) - len(took))  # the hints stay in their column
                 frags.append((tok.HINT, " " * pad + "↳ "))
                 frags.extend(visible(meaning, tok.HINT))
         out.append(frags)
-    if latency is not None and view.timestamps and out:
-        out[-1].append((tok.TIME, f"  ({latency * 1000:.1f} ms)"))
     if view.hints:
         hints = reply_hints(reply, command, shell_answers=shell_answers)[:SHOW_REPLY_LINES]
         out.extend(_hint(view, _clipped(h)[0]) for h in hints)

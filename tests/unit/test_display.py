@@ -545,3 +545,14 @@ def test_a_reply_whose_words_say_more_than_its_codes_is_explained_by_them(raw, s
     [hint] = reply_hints(reply, None)
     assert hint.startswith(says), hint
     assert not any(text in hint for text in not_says), hint
+
+
+def test_latency_comes_with_the_reply_before_its_keyword_hint():
+    [reply] = ReplyParser().feed(b"250-mx.example\r\n250-PIPELINING\r\n250 HELP\r\n")
+    view = display.View(timestamps=True)
+    lines = display.reply_lines(reply, view, command=Command(line="EHLO me", verb="EHLO"), t=0.5, latency=0.0015)
+    last = "".join(text for _, text in lines[-1])
+    assert last.startswith("250 HELP  (1.5 ms)") and "↳ HELP command" in last
+    assert last.index("(1.5 ms)") < last.index("↳")
+    other = "".join(text for _, text in lines[1])
+    assert other.index("↳") == last.index("↳")  # the hints stay in one column
