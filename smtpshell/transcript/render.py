@@ -153,8 +153,8 @@ class Renderer:
             line = event.line
             if not line.isascii():
                 line = line.encode("utf-8").decode("utf-8", "surrogateescape")
-            if line[:1] == ".":
-                line = "." + line  # on the wire, as display.message_line shows it
+            if line[:1] == "." and self._in_data:
+                line = "." + line  # DATA content on the wire, as display.message_line shows it (BDAT: as is)
             return [display.data_text_line(line, self.view, tls=self.tls)]
         text = _client_text(event)
         if not self._replied and self._pending and self._pending[0][0].verb == "GREETING":

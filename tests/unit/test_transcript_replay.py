@@ -270,3 +270,11 @@ def test_ctrl_c_in_step_mode_leaves_the_cursor_on_a_new_line(tmp_path):
     status = replay_main([str(path), "--step", "--color", "never"], stdout=out, stderr=err, read_key=interrupted)
     assert status == 130
     assert out.getvalue().endswith("\n"), repr(out.getvalue()[-80:])
+
+
+def test_bdat_content_is_shown_as_it_is_not_dot_stuffed():
+    """BDAT has no dot-stuffing (RFC 3030): a chunk line that starts with a dot replays as it is."""
+    text = ("S: 220 mx ESMTP\nC: EHLO me\nS: 250-mx\nS: 250 CHUNKING\nC: MAIL FROM:<a@example.com>\nS: 250 ok\n"
+            "C: RCPT TO:<b@example.com>\nS: 250 ok\nC: BDAT 10 LAST\nC: .dotbdat\nS: 250 queued\n")
+    shown = replayed(read(text))
+    assert "\n.dotbdat\n" in shown and "..dotbdat" not in shown
