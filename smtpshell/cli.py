@@ -226,10 +226,13 @@ def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser
     if args.key and not args.cert:
         parser.error("--key needs --cert")
     if args.cafile or args.cert:  # a bad file is said now, naming it, not after connecting
-        from smtpshell.net.tls import TLSOptions, TLSSetupError, make_context
+        from smtpshell.net.tls import TLSOptions, TLSSetupError, key_is_encrypted, make_context
 
+        # An encrypted key is loaded once, at the handshake: OpenSSL asks its passphrase there.
+        chain = not key_is_encrypted(args.key or args.cert)
         try:
-            make_context(TLSOptions(cafile=args.cafile, certfile=args.cert, keyfile=args.key))
+            make_context(TLSOptions(cafile=args.cafile, certfile=args.cert if chain else None,
+                                    keyfile=args.key if chain else None))
         except TLSSetupError as exc:
             parser.error(str(exc))
     if args.auth:

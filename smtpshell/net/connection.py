@@ -449,15 +449,17 @@ class Connection:
         await self.write_data(data)
         return out
 
-    def end_data(self, content: bytes = b"") -> Outgoing:
-        """The end of the message, in one write with ``content`` (the last of it, already stuffed)."""
+    def end_data(self, content: bytes = b"", *, terminated: bool = False) -> Outgoing:
+        """The end of the message, in one write with ``content`` (the last of it, already stuffed).
+        ``terminated``: raw bytes that finish an end of data begun before them (``:raw`` split a
+        <CRLF>.<CRLF>): they are written alone, and the reply answers the message."""
         transport = self._check_open()
         out = self.session.end_data()
         self._expect(out)
         if content:
             self.observer(SentData(t=self.now(), data=content))
         self.observer(Sent(t=self.now(), outgoing=out))
-        transport.write(content + out.data)
+        transport.write(content if terminated else content + out.data)
         return out
 
     async def reply_to(self, command: Command | None, *, timeout: float | None = None) -> Reply:

@@ -44,6 +44,10 @@ def make_context(opts: TLSOptions) -> ssl.SSLContext:
         except ssl.SSLError as exc:  # (an OSError too: first)
             raise TLSSetupError(_cert_chain_problem(opts, exc)) from None
         except OSError as exc:
+            if key_is_encrypted(opts.keyfile or opts.certfile):
+                raise TLSSetupError(f"--key {opts.keyfile or opts.certfile}: the key is encrypted and no passphrase "
+                                    "was given (run in a terminal to be asked for it, or decrypt it: "
+                                    "openssl pkey -in KEY -out PLAIN)") from None
             missing = [p for p in (opts.certfile, opts.keyfile) if p and not os.path.isfile(p)]
             which = "--key" if missing and missing[0] == opts.keyfile and opts.keyfile != opts.certfile else "--cert"
             path = missing[0] if missing else opts.certfile
@@ -54,6 +58,15 @@ def make_context(opts: TLSOptions) -> ssl.SSLContext:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def key_is_encrypted(path: str | None) -> bool:
+    """Whether a PEM key file is passphrase-protected (OpenSSL would ask for the passphrase)."""
+    try:
+        with open(path or "", "rb") as fh:
+            return b"ENCRYPTED" in fh.read(1 << 16)
+    except OSError:
+        return False
 
 
 def _cert_chain_problem(opts: TLSOptions, exc: ssl.SSLError) -> str:

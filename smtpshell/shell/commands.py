@@ -429,22 +429,27 @@ async def cmd_raw(shell: "Shell", arg: str) -> None:
     in_data = shell.in_data
     if in_data:
         await shell._flush_data()  # the message lines typed before go first
-        joined = shell.data_tail + data
+        joined = shell.data_tail + data  # the tail: an end of data may begin in an earlier :raw
         found = joined.find(b"\r\n.\r\n")
-        end = found + 2 - len(shell.data_tail)  # where its dot is in data
-        if found >= 0 and end >= 0:
+        if found >= 0:
             # <CRLF>.<CRLF> in the bytes ends the message, as it does for the server: the shell
             # goes out of DATA with it and waits for the reply; what follows is commands.
-            shell.note(f"sending {len(data)} raw bytes inside the message: {data!r}; the <CRLF>.<CRLF> in "
-                       "them ends it")
-            before, after = data[:end], data[end + 3:]
-            reply = await shell.end_data(content=before)
+            stop = found + 5 - len(shell.data_tail)  # where the end of data ends, in data
+            head, after = data[:stop], data[stop:]
+            shell.note(f"sending {len(head)} raw bytes inside the message: {head!r}; the <CRLF>.<CRLF> "
+                       f"{'in them' if found + 2 >= len(shell.data_tail) else 'they finish'} ends it")
+            dot = found + 2 - len(shell.data_tail)
+            if dot >= 0:
+                reply = await shell.end_data(content=head[:dot])  # head[:dot] + ".\r\n" is head
+            else:
+                reply = await shell.end_data(content=head, terminated=True)  # the dot went before
             if after and reply is not None:
                 out = await shell.conn.send_raw(after, expects_reply=after.endswith(b"\n"))
+                shell.note(f"sent {len(after)} raw bytes after the message: {after!r}")
                 if after.endswith(b"\n"):
                     await shell.wait_reply(out.command)
             return
-        shell.raw_in_data, shell.data_tail = True, joined[-2:]
+        shell.raw_in_data, shell.data_tail = True, joined[-4:]
     expects = data.endswith(b"\n") and not in_data  # in DATA only an end of data brings a reply
     out = await shell.conn.send_raw(data, expects_reply=expects)
     shell.note(f"sent {len(data)} raw bytes{' inside the message' if in_data else ''}: {data!r}")

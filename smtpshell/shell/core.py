@@ -560,7 +560,7 @@ class Shell:
             except net.NotConnected:
                 pass
 
-    async def end_data(self, *, typed: bool = False, content: bytes = b"") -> Reply | None:
+    async def end_data(self, *, typed: bool = False, content: bytes = b"", terminated: bool = False) -> Reply | None:
         """Send what is buffered (then ``content``, already stuffed) and the lone dot in one write;
         wait for the reply."""
         if not self.connected:
@@ -570,7 +570,7 @@ class Shell:
         self._data.clear()
         self._typing = typed
         try:
-            out = self.conn.end_data(content)
+            out = self.conn.end_data(content, terminated=terminated)
         except net.NotConnected:
             self.error("the connection closed: the message was not accepted")
             raise_if_script(self, "connection closed during DATA", ExitStatus.CONNECTION)

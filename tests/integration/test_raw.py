@@ -107,6 +107,20 @@ async def test_an_end_of_data_by_hand_is_answered_at_once(make_shell, target):
             "next are commands):\n250 2.0.0 Ok: queued as 1") in out.text
 
 
+async def test_an_end_of_data_split_over_two_raws_ends_the_message(smtpd, make_shell, target):
+    """`:raw abc\\r\\n.` then `:raw \\r\\n`: the second finishes the end of data the first began."""
+    shell, out = make_shell()
+    await shell.connect(target(smtpd))
+    status = await run_script(shell, lines(
+        "EHLO me", "MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>", "DATA",
+        ":raw abc\\r\\n.", ":raw \\r\\n", ":expect 250", "NOOP", ":expect 250",
+    ))
+    assert status is ExitStatus.OK, out.text
+    assert [m.content for m in smtpd.messages] == [b"abc\r\n"]
+    assert "the <CRLF>.<CRLF> they finish ends it" in out.text
+    assert "the script ended inside DATA" not in out.text
+
+
 @pytest.mark.parametrize("interactive", [True, False])
 async def test_raw_bytes_with_crlf_dot_crlf_end_the_message_and_what_follows_are_commands(
         smtpd, make_shell, target, interactive):
@@ -121,4 +135,5 @@ async def test_raw_bytes_with_crlf_dot_crlf_end_the_message_and_what_follows_are
     assert status is ExitStatus.OK, out.text
     assert [m.content for m in smtpd.messages] == [b"Subject: typed\r\n\r\nbody\r\n"]
     assert "the <CRLF>.<CRLF> in them ends it" in out.text
+    assert "sent 6 raw bytes after the message: b'NOOP\\r\\n'" in out.text  # shown, as everything sent
     assert "the script ended inside DATA" not in out.text and "unsolicited" not in out.text
