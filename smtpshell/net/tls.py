@@ -48,9 +48,8 @@ def make_context(opts: TLSOptions) -> ssl.SSLContext:
                 raise TLSSetupError(f"--key {opts.keyfile or opts.certfile}: the key is encrypted and no passphrase "
                                     "was given (run in a terminal to be asked for it, or decrypt it: "
                                     "openssl pkey -in KEY -out PLAIN)") from None
-            missing = [p for p in (opts.certfile, opts.keyfile) if p and not os.path.isfile(p)]
-            which = "--key" if missing and missing[0] == opts.keyfile and opts.keyfile != opts.certfile else "--cert"
-            path = missing[0] if missing else opts.certfile
+            path = next((p for p in (opts.certfile, opts.keyfile) if p and not os.path.isfile(p)), opts.certfile)
+            which = "--cert" if path == opts.certfile else "--key"
             raise TLSSetupError(f"{which} {path}: {exc.strerror or exc}") from None
     if opts.min_version:
         ctx.minimum_version = _MIN_VERSIONS[opts.min_version]

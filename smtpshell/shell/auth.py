@@ -177,8 +177,7 @@ async def run_auth(shell: "Shell", arg: str) -> None:
     try:
         request = parse_args(arg)
     except AuthUsage as exc:
-        shell.error(f"{exc}; usage: :auth [MECH] [USER] [PASSWORD]")
-        raise_if_script(shell, str(exc), ExitStatus.USAGE)
+        shell.usage_error(f"{exc}; usage: :auth [MECH] [USER] [PASSWORD]")
         return
     if not shell.require_connection():
         return
@@ -199,8 +198,7 @@ async def run_auth(shell: "Shell", arg: str) -> None:
         shell.note(f"using {mechanism}, the strongest the server offers ({' '.join(offered)})")
     user = request.user or shell.settings.user
     if not user:
-        shell.error(":auth needs a user: :auth [MECH] USER [PASSWORD] (or --user)")
-        raise_if_script(shell, "no user for :auth", ExitStatus.USAGE)
+        shell.usage_error(":auth needs a user: :auth [MECH] USER [PASSWORD] (or --user)")
         return
     what = "token" if mechanism in TOKEN_MECHANISMS else "password"
     password = request.password
@@ -208,13 +206,11 @@ async def run_auth(shell: "Shell", arg: str) -> None:
         try:
             password = secret_from_environment(shell)
         except AuthUsage as exc:
-            shell.error(str(exc))
-            raise_if_script(shell, str(exc), ExitStatus.USAGE)
+            shell.usage_error(str(exc))
             return
     if password is None:
         if not shell.interactive or shell.ask_secret is None:
-            shell.error(f"no {what} for {user}: a script never prompts; set SMTPSHELL_PASSWORD or --password-file")
-            raise_if_script(shell, f"no {what}", ExitStatus.USAGE)
+            shell.usage_error(f"no {what} for {user}: a script never prompts; set SMTPSHELL_PASSWORD or --password-file")
             return
         password = await shell.ask_secret(f"{what} for {user}: ")
         if password is None:
@@ -228,8 +224,7 @@ async def run_auth(shell: "Shell", arg: str) -> None:
             initial_response=request.initial,
         )
     except ValueError as exc:
-        shell.error(str(exc))
-        raise_if_script(shell, str(exc), ExitStatus.USAGE)
+        shell.usage_error(str(exc))
         return
     await _exchange(shell, mech, user)
 

@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from smtpshell.settings import ExitStatus
 from smtpshell.transcript import display
 
 if TYPE_CHECKING:
@@ -125,7 +124,6 @@ async def cmd_bdat(shell: "Shell", arg: str) -> None:
     conversion); --crlf makes every line end in CRLF.
     """
     from smtpshell.shell.commands import unescape
-    from smtpshell.shell.core import raise_if_script
     from smtpshell.shell.transfer import ChunkReader, crlf_size, open_content, send_bdat_chunks
 
     try:
@@ -133,8 +131,7 @@ async def cmd_bdat(shell: "Shell", arg: str) -> None:
         if not request.content and not request.last:
             raise BdatUsage("nothing to send: give a file or TEXT (:bdat --last alone ends with BDAT 0 LAST)")
     except BdatUsage as exc:
-        shell.error(f"{exc}; usage: {USAGE}")
-        raise_if_script(shell, "bad :bdat", ExitStatus.USAGE)
+        shell.usage_error(f"{exc}; usage: {USAGE}")
         return
     content = unquoted(request.content)
     path = os.path.expanduser(content)
@@ -143,8 +140,7 @@ async def cmd_bdat(shell: "Shell", arg: str) -> None:
         if why is not None:
             problem = f"{content} is a directory, not a file" if os.path.isdir(path) \
                 else f"no such file: {content} (taken as a path: {why})"
-            shell.error(f"{problem}; to send these characters as text: :bdat --text {request.content}")
-            raise_if_script(shell, f":bdat: {problem}", ExitStatus.USAGE)
+            shell.usage_error(f"{problem}; to send these characters as text: :bdat --text {request.content}")
             return
     if not shell.require_connection():
         return
@@ -167,8 +163,7 @@ async def cmd_bdat(shell: "Shell", arg: str) -> None:
     try:
         data = unescape(content)
     except ValueError as exc:
-        shell.error(f"{exc}; usage: {USAGE}")
-        raise_if_script(shell, "bad :bdat text", ExitStatus.USAGE)
+        shell.usage_error(f"{exc}; usage: {USAGE}")
         return
     bare = data.count(b"\n") - data.count(b"\r\n")
     if request.crlf:

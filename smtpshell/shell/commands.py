@@ -434,11 +434,10 @@ async def cmd_raw(shell: "Shell", arg: str) -> None:
         if found >= 0:
             # <CRLF>.<CRLF> in the bytes ends the message, as it does for the server: the shell
             # goes out of DATA with it and waits for the reply; what follows is commands.
-            stop = found + 5 - len(shell.data_tail)  # where the end of data ends, in data
-            head, after = data[:stop], data[stop:]
+            dot = found + 2 - len(shell.data_tail)  # where its dot is, in data (< 0: sent before)
+            head, after = data[:dot + 3], data[dot + 3:]
             shell.note(f"sending {len(head)} raw bytes inside the message: {head!r}; the <CRLF>.<CRLF> "
-                       f"{'in them' if found + 2 >= len(shell.data_tail) else 'they finish'} ends it")
-            dot = found + 2 - len(shell.data_tail)
+                       f"{'in them' if dot >= 0 else 'they finish'} ends it")
             if dot >= 0:
                 reply = await shell.end_data(content=head[:dot])  # head[:dot] + ".\r\n" is head
             else:

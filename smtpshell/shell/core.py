@@ -401,9 +401,12 @@ class Shell:
     def hello_name(self) -> str:
         return self.settings.ehlo or socket.gethostname() or "localhost"
 
+    @property
+    def hello_verb(self) -> str:
+        return "LHLO" if self.settings.lmtp else "EHLO"
+
     async def ehlo(self, name: str | None = None) -> Reply | None:
-        verb = "LHLO" if self.settings.lmtp else "EHLO"
-        return await self.send_command(f"{verb} {name or self.hello_name()}")
+        return await self.send_command(f"{self.hello_verb} {name or self.hello_name()}")
 
     async def starttls(self, *, after_option: bool = False) -> bool:
         """EHLO if needed, STARTTLS, then EHLO again (what :starttls and --starttls do)."""
@@ -419,8 +422,7 @@ class Shell:
                 return False
         caps = self.session.capabilities
         if caps is not None and "STARTTLS" not in caps:
-            hello = "LHLO" if self.settings.lmtp else "EHLO"
-            self.error(f"STARTTLS refused: the server did not offer STARTTLS in its {hello} reply")
+            self.error(f"STARTTLS refused: the server did not offer STARTTLS in its {self.hello_verb} reply")
             if after_option:
                 self.connection_failed = True
             return False
@@ -464,8 +466,7 @@ class Shell:
             name, _, arg = stripped[1:].partition(" ")
             spec = self.commands.get(name.lower())
             if spec is None:
-                self.error(f"unknown command :{name} (:help lists them)")
-                raise_if_script(self, f"unknown command :{name}", ExitStatus.USAGE)
+                self.usage_error(f"unknown command :{name} (:help lists them)")
                 return
             await spec.run(self, arg.strip())
             return

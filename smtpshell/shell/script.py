@@ -72,15 +72,12 @@ async def skip_refused_messages(shell: Shell, lines: AsyncIterator[str]) -> Asyn
     a lone dot would otherwise go out as commands (a body line "QUIT" or "RCPT TO:" would act).
     The first line after the DATA decides: an SMTP command or a colon command (``:expect 554``)
     means no message follows; anything else (a header, an empty line, text) starts one."""
-    from smtpshell.protocol.verbs import verbs
-
     refused, skipped = None, 0
     async for line in lines:
         if shell.refused_data is not None:  # DATA (typed, or in a --pipeline group) was just answered
             refused, shell.refused_data, skipped = shell.refused_data, None, 0
         if refused is not None:
-            words = line.split(maxsplit=1)
-            if not skipped and (line.lstrip().startswith(":") or (words and words[0].upper() in verbs())):
+            if not skipped and _a_command(line):
                 refused = None
             else:
                 skipped += 1
@@ -91,6 +88,14 @@ async def skip_refused_messages(shell: Shell, lines: AsyncIterator[str]) -> Asyn
         yield line
     if refused is not None and skipped:
         _skipped(shell, refused, skipped, ended=True)
+
+
+def _a_command(line: str) -> bool:
+    """A colon command, or a line that starts with an SMTP verb (not message text)."""
+    from smtpshell.protocol.verbs import verbs
+
+    words = line.split(maxsplit=1)
+    return line.lstrip().startswith(":") or (bool(words) and words[0].upper() in verbs())
 
 
 def _skipped(shell: Shell, reply, count: int, *, ended: bool = False) -> None:

@@ -25,7 +25,6 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from smtpshell.settings import ExitStatus
 
 if TYPE_CHECKING:
     from smtpshell.protocol.replies import Reply
@@ -201,13 +200,10 @@ async def cmd_send(shell: "Shell", arg: str) -> None:
     offers SIZE; a parameter it did not advertise is warned about and sent.
     A refusal stops the transaction with RSET. --body takes \\n for new lines.
     """
-    from smtpshell.shell.core import raise_if_script
-
     try:
         request = parse_send(arg)
     except SendUsage as exc:
-        shell.error(f"{exc}; usage: {USAGE}")
-        raise_if_script(shell, "bad :send", ExitStatus.USAGE)
+        shell.usage_error(f"{exc}; usage: {USAGE}")
         return
     if not shell.require_connection():
         return
@@ -227,7 +223,6 @@ def _prepare(shell: "Shell", request: SendRequest) -> _Content | None:
     import io
 
     from smtpshell.protocol.message import MessageError, header_names
-    from smtpshell.shell.core import raise_if_script
     from smtpshell.shell.transfer import open_content
 
     if request.file is not None:
@@ -246,8 +241,7 @@ def _prepare(shell: "Shell", request: SendRequest) -> _Content | None:
         message = compose(shell, request)
     except (MessageError, OSError, ValueError) as exc:
         text = f"cannot read {exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
-        shell.error(text)
-        raise_if_script(shell, "cannot compose the message", ExitStatus.USAGE)
+        shell.usage_error(text)
         return None
     return _Content(handle=io.BytesIO(message), size=len(message), name="the message", is_file=False)
 

@@ -338,8 +338,7 @@ async def cmd_smuggle_check(shell: "Shell", arg: str) -> None:
     try:
         options = parse_options(arg)
     except Usage as exc:
-        shell.error(f"{exc}; usage: {USAGE}")
-        raise_if_script(shell, f"bad :smuggle-check: {exc}", ExitStatus.USAGE)
+        shell.usage_error(f"{exc}; usage: {USAGE}")
         return
     target = shell.target
     if target is None or target.mx is not None:
@@ -350,8 +349,7 @@ async def cmd_smuggle_check(shell: "Shell", arg: str) -> None:
     shell.warn(WARNING.format(where=where, to=smuggling.bare_address(options.recipient)))
     if not options.yes:
         if not shell.interactive:
-            shell.error(":smuggle-check in a script needs --yes (a script never asks)")
-            raise_if_script(shell, ":smuggle-check without --yes", ExitStatus.USAGE)
+            shell.usage_error(":smuggle-check in a script needs --yes (a script never asks)")
             return
         ask = shell.ask_confirm
         if ask is None or not await ask(f"run :smuggle-check against {where}? [y/N] "):

@@ -25,12 +25,11 @@ import binascii
 import re
 from dataclasses import replace
 
+from smtpshell.protocol.auth import TOKEN_MECHANISMS
+from smtpshell.protocol.sasl.base import MASK
 from smtpshell.transcript.events import ClientLine, Event, ServerReply, Transcript, decode_line, to_bytes
 
-MASK = "***"
-
 _SCRAM = frozenset({"SCRAM-SHA-1", "SCRAM-SHA-256"})
-_BEARER = frozenset({"XOAUTH2", "OAUTHBEARER"})
 _SCRAM_FIRST = re.compile(r"[nyp][^,]*,(a=[^,]*)?,n=[^,]*,r=[^,]+(,.*)?")
 
 
@@ -51,7 +50,7 @@ def response_is_secret(mechanism: str | None, text: str, index: int) -> bool:
         return index != 0
     if mech in _SCRAM:
         return not (index == 0 and _SCRAM_FIRST.fullmatch(data.decode("utf-8", "replace")))
-    if mech in _BEARER:
+    if mech in TOKEN_MECHANISMS:
         return data != b"\x01"
     return True
 

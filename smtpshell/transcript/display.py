@@ -282,13 +282,13 @@ def reply_hints(reply: Reply, command: Command | None, *, shell_answers: bool = 
         if not shell_answers:
             hints.append("answer with a base64 line (a lone * cancels)")
         return hints
-    failure = _failure_for(reply, command)
+    failure, text = _failure_for(reply, command)
     if code in _QUIET_CODES and failure is None:
         routine = codes.routine_hint(hint_verb(command), code, " ".join(reply.texts)[:_MATCH_CHARS]) \
             if command is not None else None
         return [routine] if routine else hints
     parts = []
-    if failure is not None and failure.overrides_codes(_match_text(reply)):
+    if failure is not None and failure.overrides_codes(text):
         parts.append(f"{code}: {failure.title}")  # the text says more than the codes (see failures.json)
     else:
         if code not in _QUIET_CODES or failure is not None:
@@ -309,12 +309,14 @@ def reply_hints(reply: Reply, command: Command | None, *, shell_answers: bool = 
 _MATCH_CHARS = 4096  # what a failure is recognised by comes first; a huge reply is not scanned whole
 
 
-def _failure_for(reply: Reply, command: Command | None) -> codes.Failure | None:
-    """The common failure a reply shows, if any (the table is loaded on the first failure)."""
+def _failure_for(reply: Reply, command: Command | None) -> tuple[codes.Failure | None, str]:
+    """The common failure a reply shows, if any (the table is loaded on the first failure), and
+    the text it was matched on ("" when the code cannot be a failure: no text is made for a 250)."""
     code = reply.code
     if code is None or code < 400 and not (code == 221 and (command is None or command.verb != "QUIT")):
-        return None  # a 221 the client did not ask for is the server hanging up on it
-    return codes.match_failure(code, reply.enhanced, _match_text(reply))
+        return None, ""  # a 221 the client did not ask for is the server hanging up on it
+    text = _match_text(reply)
+    return codes.match_failure(code, reply.enhanced, text), text
 
 
 def _match_text(reply: Reply) -> str:
